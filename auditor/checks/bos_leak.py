@@ -1,0 +1,97 @@
+"""EVAL-BOS-001: previous-position mixing with no mask at document boundaries.
+
+What it does
+    Finds model code that mixes each position's hidden state with the previous position's
+    (`x[:, 1:] + g * x[:, :-1]`, `cat([zeros, x[:, :-1]])`, `roll(x, 1, dims=1)`), as SmearGate does,
+    in a function that never compares token ids to build a mask.
+
+Why is this bad?
+    Validation documents are packed into one stream; without a mask at BOS, the last token of document
+    N leaks into the first position of document N+1. BigramHash-style embeddings of input ids are fine.
+
+Example
+    x = torch.cat([x[:, :1], x[:, 1:] + gate * x[:, :-1]], dim=1)
+
+Use instead
+    not_bos = (input_ids[:, 1:] != BOS_ID).unsqueeze(-1)
+    x = torch.cat([x[:, :1], x[:, 1:] + gate * x[:, :-1] * not_bos], dim=1)
+
+References
+    cocohearts audit on #1797 (2026-04-26); fix in #1851, #1855, #1868. Submissions dated before the
+    ruling are reported as information.
+"""
+from __future__ import annotations
+
+import ast
+
+from . import Check, Detection
+
+
+def _is_prev_slice(node: ast.AST) -> bool:
+    """`v[:, :-1]` (or `v[:-1]`): everything but the last position."""
+    if not isinstance(node, ast.Subscript):
+        return False
+    sl = node.slice
+    parts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+    for p in parts:
+        if isinstance(p, ast.Slice) and p.lower is None and isinstance(p.upper, ast.UnaryOp) \
+                and isinstance(p.upper.operand, ast.Constant) and p.upper.operand.value == 1:
+            return True
+    return False
+
+
+def _shift_sites(fn: ast.AST) -> list[ast.AST]:
+    """Arithmetic that mixes a shifted float tensor (not an index computation)."""
+    sites = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult, ast.Sub)):
+            for side in (node.left, node.right):
+                if _is_prev_slice(side) or (isinstance(side, ast.BinOp) and any(_is_prev_slice(s) for s in (side.left, side.right))):
+                    sites.append(node)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "roll":
+            shifts = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "shifts"), None)
+            if isinstance(shifts, ast.Constant) and shifts.value == 1:
+                sites.append(node)
+    return sites
+
+
+def _has_id_mask(fn: ast.AST) -> bool:
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq)) for op in node.ops):
+            return True
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("masked_fill", "masked_fill_"):
+            return True
+    return False
+
+
+_HASHING = ("bitwise_xor", "bitwise_and", "remainder", "fmod", "long", "int")
+
+
+def _is_index_math(node: ast.AST, fn: ast.AST) -> bool:
+    """Shifts of integer ids feeding a hash (BigramHash): XOR / modulo / integer casts in the same statement."""
+    for stmt in ast.walk(fn):
+        if isinstance(stmt, ast.stmt) and not isinstance(stmt, (ast.FunctionDef, ast.If, ast.For, ast.While, ast.With)) \
+                and any(n is node for n in ast.walk(stmt)):
+            return any(isinstance(n, ast.BinOp) and isinstance(n.op, (ast.BitXor, ast.Mod, ast.BitAnd, ast.LShift)) or
+                       isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", "")) in _HASHING
+                       for n in ast.walk(stmt))
+    return False
+
+
+class BosLeak(Check):
+    TECHNIQUE = "bos_leak"
+    RULES = ("EVAL-BOS-001",)
+
+    def detect(self, facts) -> list[Detection]:
+        out = []
+        for fn in facts.program.functions:
+            if fn.cls is None or fn.name.startswith("__"):
+                continue
+            sites = [s for s in _shift_sites(fn.node) if not _is_index_math(s, fn.node)]
+            if not sites or _has_id_mask(fn.node):
+                continue
+            ev = fn.unit.evidence(sites[0].lineno)
+            used = any(f"{fn.cls}(" in u.text for u in facts.submission.units)
+            msg = f"{fn.qualname} mixes each position with the previous one ({ev.file}:{ev.line}) and masks nothing at BOS"
+            out.append(Detection(self.RULES[0], used, False, msg, (ev,), 0.6))
+        return out[:2]

@@ -1,0 +1,75 @@
+"""EVAL-TRAINDATA-001: training shards read after the training loop, outside a timed reserve.
+
+What it does
+    Finds reads of training shards and model forwards on training tokens that happen after the main
+    training loop has ended — typically GPTQ calibration on a fresh training loader — and checks
+    whether the training loop stops early to reserve time for them.
+
+Why is this bad?
+    Artifact creation is not untimed: anything that touches training data after the 600 s clock is
+    training outside the budget, or training data at evaluation time, which the README forbids.
+
+Example
+    while elapsed_ms < max_wallclock_ms: train_step()
+    calib = DistributedTokenLoader(args.train_files, rank, world, device)   # after the clock
+    hessians = collect_hessians(model, calib)
+
+Use instead
+    Stop the training loop early by a reserve (`max_wallclock_ms -= reserve_ms`) that covers
+    calibration, or calibrate on self-generated text.
+
+References
+    README (no training data at evaluation); valerio-oai on #569, #593, #606, #609, #615, #626, #656, #1028.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+from ..facts import L
+from ..facts.values import UNKNOWN
+from . import Check, Detection, evidence_of
+
+_CLOCK = re.compile(r"wall|clock|time|budget|deadline|cap|limit|ms\b|seconds", re.I)
+
+
+def timed_reserve(facts) -> ast.AST | None:
+    """The statement that shortens the training budget (`cap -= reserve`, `cap - reserve`), if any."""
+    loop = facts.training_loop
+    if loop is None:
+        return None
+    fn = loop.fn
+    for node in ast.walk(fn.node):
+        pair = None
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub):
+            pair = (node.target, node.value)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+            pair = (node.left, node.right)
+        if pair and _CLOCK.search(ast.unparse(pair[0])) and not re.search(r"t0|start|time\.(perf_counter|time)\(\)", ast.unparse(pair[1])):
+            amount = facts.evaluator.eval(pair[1], fn)
+            if amount is UNKNOWN or (isinstance(amount, (int, float)) and amount > 0):
+                return node
+    return None
+
+
+class TrainDataAtEval(Check):
+    TECHNIQUE = "train_data_at_eval"
+    RULES = ("EVAL-TRAINDATA-001",)
+
+    def detect(self, facts) -> list[Detection]:
+        end = facts.training_end
+        if end < 0:
+            return []
+        late = [e for e in facts.trace.events if e.kind in ("READ", "USE") and e.root == "main" and e.index > end
+                and L.TRAIN in e.labels and L.VAL not in e.labels]
+        if not late:
+            return []
+        first = late[0]
+        reserve = timed_reserve(facts)
+        where = f"{facts.evidence(first).file}:{facts.evidence(first).line}"
+        if reserve is not None:
+            ev = facts.training_loop.fn.unit.evidence(getattr(reserve, "lineno", 0))
+            msg = f"training data is read after the training loop ({where}) inside a reserve taken from the training budget (line {ev.line})"
+            return [Detection(self.RULES[0], first.active, True, msg, evidence_of(facts, first) + (ev,), 0.6)]
+        msg = f"training data is read after the training loop ended ({where}) and the loop reserves no time for it"
+        return [Detection(self.RULES[0], first.active, False, msg, evidence_of(facts, first, *late[1:3]), 0.8)]

@@ -1,0 +1,123 @@
+"""What a submission's code does, computed once and queried by every check.
+
+`compute_facts(submission, env)` builds the program index, evaluates feature flags, runs the data
+flow to a fixpoint and flattens everything into one ordered trace. `Facts` then answers the
+questions checks ask: where the optimizer steps and on what data, where the reported score is
+accumulated, which loop is the training loop, what runs after it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from reports.model import Evidence
+
+from ..source import Submission
+from . import labels as L
+from .flow import Flow
+from .program import Program, build_program
+from .trace import LoopRef, Trace, TraceEvent, build_trace
+from .values import EnvRead, Evaluator
+
+__all__ = ["Facts", "compute_facts", "Update", "LoopRef", "TraceEvent", "L"]
+
+
+@dataclass(eq=False)
+class Update:
+    """An optimizer step in the trace and the data its gradients came from."""
+
+    step: TraceEvent
+    backward: TraceEvent | None
+    data: frozenset[str]  # VAL / TRAIN labels of the loss behind the step
+    fresh: bool  # the optimizer holds tensors created for this evaluation (SLOT-style deltas)
+    local: bool  # the optimizer holds a locally created copy or adapter (updates do not outlive it)
+
+    @property
+    def active(self) -> bool:
+        return self.step.active
+
+
+@dataclass
+class Facts:
+    submission: Submission
+    program: Program
+    evaluator: Evaluator
+    flow: Flow
+    trace: Trace
+    env: dict[str, str] = field(default_factory=dict)
+
+    # -- locations ------------------------------------------------------------------------------
+    def evidence(self, ev: TraceEvent) -> Evidence:
+        return ev.fn.unit.evidence(ev.line)
+
+    def evidence_at(self, unit_file: str, line: int) -> Evidence:
+        for unit in self.submission.units:
+            if unit.file == unit_file and unit.decoded_at is None:
+                return unit.evidence(line)
+        return Evidence(unit_file, line, "")
+
+    # -- derived facts --------------------------------------------------------------------------
+    @cached_property
+    def updates(self) -> list[Update]:
+        """Every optimizer step, with the most recent backward before it in the same trace root."""
+        out: list[Update] = []
+        last_bwd: dict[str, TraceEvent] = {}
+        for ev in self.trace.events:
+            if ev.kind == "BACKWARD":
+                last_bwd[ev.root] = ev
+            elif ev.kind == "STEP" and L.OPT in ev.labels and ev.fn.cls not in self.flow.optimizer_classes:
+                bwd = last_bwd.get(ev.root)
+                data = frozenset(x for x in (bwd.labels if bwd else ()) if x in L.DATA)
+                raw = ev.event.labels  # before substitution: what the stepping function itself created
+                out.append(Update(ev, bwd, data, L.FRESH in raw, L.LOCAL in raw and L.FRESH not in raw))
+        return out
+
+    @cached_property
+    def training_loop(self) -> LoopRef | None:
+        """The main training loop: the last outermost loop of `main` that steps an optimizer on training data."""
+        counts: dict[int, tuple[int, LoopRef]] = {}
+        for u in self.updates:
+            if u.step.root == "main" and L.TRAIN in u.data and L.VAL not in u.data and u.step.loops:
+                loop = u.step.loops[0]
+                n, _ = counts.get(loop.id, (0, loop))
+                counts[loop.id] = (n + 1, loop)
+        if not counts:
+            return None
+        return max(counts.values(), key=lambda x: x[1].id)[1]  # the last one: warm-up loops come first
+
+    @cached_property
+    def training_end(self) -> int:
+        """Trace index after which training is over (-1 when no training loop was found)."""
+        loop = self.training_loop
+        return self.trace.loop_spans[loop.id][1] if loop else -1
+
+    @cached_property
+    def scores(self) -> list[TraceEvent]:
+        """Accumulations of a loss computed on validation data: where the reported metric is summed."""
+        return [e for e in self.trace.events if e.kind == "SCORE" and L.VAL in e.labels and L.LOSS in e.labels]
+
+    def events(self, kind: str) -> list[TraceEvent]:
+        return [e for e in self.trace.events if e.kind == kind]
+
+    @cached_property
+    def env_reads(self) -> list[EnvRead]:
+        return self.evaluator.env_reads
+
+    def flag_note(self, ev: TraceEvent) -> str:
+        """Why an event is inactive: the guard that is false with the effective environment."""
+        if ev.root != "main":
+            return f"`{ev.root}` is never called"
+        for g in ev.guards:
+            if g.truth is False:
+                return f"guard `{g.cond}` ({g.file}:{g.line}) is false with the {'given' if self.env else 'default'} environment"
+        return ""
+
+
+def compute_facts(submission: Submission, env: dict[str, str] | None = None) -> Facts:
+    env = dict(env or {})
+    program = build_program(submission)
+    evaluator = Evaluator(program, env)
+    flow = Flow(program, evaluator)
+    flow.run()
+    trace = build_trace(flow, program.module_body[id(submission.main)])
+    return Facts(submission, program, evaluator, flow, trace, env)

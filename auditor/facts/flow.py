@@ -1,0 +1,807 @@
+"""Data flow and events of every function, computed once per submission.
+
+Two passes over each function body. The labelling pass (iterated to a fixpoint over the whole
+program) computes the labels of every variable, the return summary of every function (with
+parameter labels left symbolic, so a helper shared by training and evaluation is judged per call
+site) and attribute stores. The emitting pass turns each body into a tree of items in program
+order — events (backward, optimizer step, score accumulation, table write, Gram accumulation,
+file read, model use, network call, oracle minimum), calls to inline, loops and guarded branches —
+which `trace.py` flattens into one ordered trace of what the submission does.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Union
+
+from . import labels as L
+from .labels import substitute
+from .program import MODULE_BODY, Function, Program, local_functions
+from .values import Evaluator
+
+Labels = frozenset
+EMPTY: frozenset[str] = frozenset()
+
+
+@dataclass(eq=False)
+class Event:
+    kind: str  # BACKWARD STEP SCORE TWRITE GRAM HOOK READ USE NET ORACLE
+    fn: Function
+    node: ast.AST
+    labels: frozenset[str]
+    info: dict = field(default_factory=dict)
+    no_grad: bool = False
+
+    @property
+    def line(self) -> int:
+        return getattr(self.node, "lineno", 0)
+
+
+@dataclass(eq=False)
+class CallItem:
+    node: ast.AST
+    callees: list[Function]
+    mapping: dict[str, frozenset[str]]
+    no_grad: bool = False
+
+
+@dataclass(eq=False)
+class LoopItem:
+    node: ast.AST
+    fn: Function
+    kind: str  # "data" (iterates over validation/training data) or "repeat" (epochs, steps)
+    iter_labels: frozenset[str]
+    items: list["Item"]
+
+
+@dataclass(eq=False)
+class BranchItem:
+    node: ast.AST
+    fn: Function
+    truth: bool | None
+    cond: str
+    body: list["Item"]
+    orelse: list["Item"]
+
+
+Item = Union[Event, CallItem, LoopItem, BranchItem]
+
+_NO_GRAD_CTX = {"no_grad", "inference_mode"}
+_EXITS = (ast.Return, ast.Continue, ast.Break, ast.Raise)
+
+
+class Flow:
+    """Labels and item trees for every function of a program."""
+
+    def __init__(self, program: Program, evaluator: Evaluator):
+        self.program = program
+        self.ev = evaluator
+        self.vars: dict[int, dict[str, set[str]]] = {id(f): {} for f in program.functions}
+        self.returns: dict[int, frozenset[str]] = {id(f): EMPTY for f in program.functions}
+        self.attr_stores: dict[int, dict[str, frozenset[str]]] = {id(f): {} for f in program.functions}
+        self.attrs: dict[str, set[str]] = {}
+        self.targets: dict[int, set[str]] = {id(f): set() for f in program.functions}
+        self.bwd_vars: dict[int, set[str]] = {id(f): set() for f in program.functions}
+        self.data_loops: set[int] = set()
+        self.tables: set[str] = set()  # names of count tables written with validation-data keys
+        self.returned: dict[int, set[str]] = {id(f): _returned_names(f) for f in program.functions}
+        self.items: dict[int, list[Item]] = {}
+        self.locals_cache: dict[int, dict[str, Function]] = {id(f): local_functions(program, f) for f in program.functions}
+        self.module_classes = {n for n, infos in program.classes.items() if any(program.is_subclass_of(i, ("Module",)) for i in infos)}
+        self.optimizer_classes = {n for n, infos in program.classes.items() if any(program.is_subclass_of(i, ("Optimizer",)) for i in infos)}
+        self.forward_has_loss = False
+        self.exec_sites = {(u.run_at[0], u.run_at[1]): program.module_body[id(u)] for u in program.units if u.run_at}
+        self.unit_index = {id(u): i for i, u in enumerate(program.units)}
+        self.declared = {id(f): _declarations(f) for f in program.functions}
+        self.changed = False
+
+    # -- driver ---------------------------------------------------------------------------------
+    def run(self, max_iterations: int = 8) -> None:
+        for f in self.program.functions:
+            for p in f.params:
+                self.vars[id(f)][p] = {L.PARAM + p}
+        for _ in range(max_iterations):
+            self.changed = False
+            for f in self.program.functions:
+                _Walker(self, f, emit=False).run()
+            self.forward_has_loss = any(L.LOSS in self.returns[id(f)] for f in self.program.functions
+                                        if f.name in ("forward", "__call__") and f.cls in self.module_classes)
+            if not self.changed:
+                break
+        for f in self.program.functions:
+            self.items[id(f)] = _Walker(self, f, emit=True).run()
+
+    # -- state updates --------------------------------------------------------------------------
+    def add_var(self, fn: Function, name: str, labels: frozenset[str]) -> None:
+        current = self.vars[id(fn)].setdefault(name, set())
+        if not labels <= current:
+            current |= labels
+            self.changed = True
+
+    def add_attr(self, name: str, labels: frozenset[str]) -> None:
+        labels = L.concrete(labels)
+        current = self.attrs.setdefault(name, set())
+        if not labels <= current:
+            current |= labels
+            self.changed = True
+
+    def add_return(self, fn: Function, labels: frozenset[str]) -> None:
+        if not labels <= self.returns[id(fn)]:
+            self.returns[id(fn)] = self.returns[id(fn)] | labels
+            self.changed = True
+
+    def add_attr_store(self, fn: Function, name: str, labels: frozenset[str]) -> None:
+        stores = self.attr_stores[id(fn)]
+        if not labels <= stores.get(name, EMPTY):
+            stores[name] = stores.get(name, EMPTY) | labels
+            self.changed = True
+
+    def add_table(self, name: str | None) -> None:
+        if name and name not in self.tables:
+            self.tables.add(name)
+            self.changed = True
+
+    def add_target(self, fn: Function, name: str) -> None:
+        if name not in self.targets[id(fn)]:
+            self.targets[id(fn)].add(name)
+            self.changed = True
+
+    def lookup(self, fn: Function, name: str) -> frozenset[str]:
+        cur: Function | None = fn
+        while cur is not None:
+            found = self.vars[id(cur)].get(name)
+            if found is not None:
+                out = frozenset(found)
+                return out | {L.TGT} if name in self.targets[id(cur)] else out
+            cur = cur.parent
+        body = self.program.module_body[id(fn.unit)]
+        return frozenset(self.vars[id(body)].get(name, ()))
+
+
+class _Walker:
+    """One pass over one function body."""
+
+    def __init__(self, flow: Flow, fn: Function, emit: bool):
+        self.flow = flow
+        self.fn = fn
+        self.emit = emit
+        self.program = flow.program
+        self.no_grad = fn.no_grad
+        self.pending: list[Item] = []  # items produced while labelling the current statement
+        self.locals = flow.locals_cache[id(fn)]
+
+    def run(self) -> list[Item]:
+        return self.block(self.fn.body)
+
+    # -- statements -----------------------------------------------------------------------------
+    def block(self, stmts: list[ast.stmt]) -> list[Item]:
+        items: list[Item] = []
+        for i, stmt in enumerate(stmts):
+            if isinstance(stmt, ast.If) and not stmt.orelse and stmt.body and isinstance(stmt.body[-1], _EXITS):
+                # `if not enabled: return` guards the rest of the block
+                items.extend(self.statement(stmt))
+                rest = self.block(stmts[i + 1:])
+                truth = self._truth(stmt.test)
+                items.append(BranchItem(stmt, self.fn, None if truth is None else not truth, "not (" + _text(stmt.test) + ")", rest, []))
+                return items
+            items.extend(self.statement(stmt))
+        return items
+
+    def statement(self, stmt: ast.stmt) -> list[Item]:
+        if isinstance(stmt, ast.ClassDef):
+            self.class_body(stmt)
+            return []
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return []
+        if isinstance(stmt, ast.If):
+            self.label(stmt.test)
+            self.oracle_compare(stmt.test)
+            head = self.take()
+            truth = self._truth(stmt.test)
+            return head + [BranchItem(stmt, self.fn, truth, _text(stmt.test), self.block(stmt.body), self.block(stmt.orelse))]
+        if isinstance(stmt, (ast.For, ast.AsyncFor)):
+            iter_labels = self.label(stmt.iter)
+            loop_label = frozenset({f"{L.LOOP}{id(stmt)}"})
+            self.bind(stmt.target, iter_labels | loop_label)
+            head = self.take()
+            kind = "data" if (iter_labels & {L.VAL, L.TRAIN} or id(stmt) in self.flow.data_loops) else "repeat"
+            body = self.block(stmt.body) + self.block(stmt.orelse)
+            kind = "data" if (iter_labels & {L.VAL, L.TRAIN} or id(stmt) in self.flow.data_loops) else kind
+            return head + [LoopItem(stmt, self.fn, kind, iter_labels, body)]
+        if isinstance(stmt, ast.While):
+            test_labels = self.label(stmt.test)
+            head = self.take()
+            kind = "data" if test_labels & {L.VAL, L.TRAIN} else "repeat"
+            return head + [LoopItem(stmt, self.fn, kind, test_labels, self.block(stmt.body) + self.block(stmt.orelse))]
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            saved = self.no_grad
+            for item in stmt.items:
+                labels = self.label(item.context_expr)
+                if _call_name(item.context_expr) in _NO_GRAD_CTX:
+                    self.no_grad = True
+                elif _call_name(item.context_expr) == "enable_grad":
+                    self.no_grad = False
+                if item.optional_vars is not None:
+                    self.bind(item.optional_vars, labels)
+            head = self.take()
+            body = self.block(stmt.body)
+            self.no_grad = saved
+            return head + body
+        if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            out = self.block(stmt.body)
+            for handler in stmt.handlers:
+                out += self.block(handler.body)
+            return out + self.block(stmt.orelse) + self.block(stmt.finalbody)
+        if isinstance(stmt, ast.Match):
+            self.label(stmt.subject)
+            out = self.take()
+            for case in stmt.cases:
+                out.append(BranchItem(case, self.fn, None, "match case", self.block(case.body), []))
+            return out
+        self.simple(stmt)
+        return self.take()
+
+    def class_body(self, cls: ast.ClassDef) -> None:
+        """Class-level assignments (config classes): they become attribute labels."""
+        for stmt in cls.body:
+            value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+            if value is None:
+                if isinstance(stmt, ast.ClassDef):
+                    self.class_body(stmt)
+                continue
+            labels = self.label(value)
+            for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]):
+                if isinstance(target, ast.Name):
+                    self.flow.add_var(self.fn, target.id, labels)
+                    self.flow.add_attr(target.id, labels)
+        self.pending = []
+
+    def simple(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign):
+            value = self.label(stmt.value)
+            for target in stmt.targets:
+                if L.GRAD in value and isinstance(target, ast.Name) and L.FRESH in self.flow.lookup(self.fn, target.id) and self.emit:
+                    self.pending.append(Event("STEP", self.fn, stmt, self.flow.lookup(self.fn, target.id) | {L.OPT}, {"receiver_text": target.id, "manual": True}, self.no_grad))
+                self.bind(target, value)
+                self.accumulation(stmt, target, value, stmt.value)
+            self.table_write(stmt, stmt.targets, stmt.value, augmented=False)
+        elif isinstance(stmt, ast.AugAssign):
+            value = self.label(stmt.value)
+            target_labels = self.label(stmt.target, store=True)
+            self.bind(stmt.target, value | target_labels)
+            if isinstance(stmt.target, ast.Subscript) and (self.label(stmt.target.slice) & {L.VAL} or _param_like(self.label(stmt.target.slice))):
+                self.flow.add_table(_table_name(stmt.target.value))
+            if L.GRAD in value and self.emit:
+                self.pending.append(Event("STEP", self.fn, stmt, target_labels | {L.OPT}, {"receiver_text": _text(stmt.target), "manual": True}, self.no_grad))
+            if isinstance(stmt.op, (ast.Add, ast.Sub)):
+                self.accumulation(stmt, stmt.target, value, stmt.value, augmented=True)
+                self.table_write(stmt, [stmt.target], stmt.value, augmented=True)
+            self.gram(stmt, stmt.value)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.bind(stmt.target, self.label(stmt.value))
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            self.flow.add_return(self.fn, self.label(stmt.value))
+        elif isinstance(stmt, ast.Expr):
+            value = self.label(stmt.value)
+            if isinstance(stmt.value, (ast.Yield, ast.YieldFrom)):
+                self.flow.add_return(self.fn, value)
+        elif isinstance(stmt, (ast.Nonlocal, ast.Global)):
+            pass
+        else:
+            for child in ast.iter_child_nodes(stmt):
+                if isinstance(child, ast.expr):
+                    self.label(child)
+
+    def take(self) -> list[Item]:
+        out, self.pending = self.pending, []
+        return out if self.emit else []
+
+    def _truth(self, test: ast.expr) -> bool | None:
+        if _is_main_guard(test):
+            return self.fn.unit.role in ("main", "decoded")
+        return self.flow.ev.truth(test, self.fn)
+
+    # -- binding --------------------------------------------------------------------------------
+    def bind(self, target: ast.expr, labels: frozenset[str]) -> None:
+        if isinstance(target, ast.Name):
+            self.flow.add_var(self._owner(target.id), target.id, labels)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self.bind(elt, labels)
+        elif isinstance(target, ast.Starred):
+            self.bind(target.value, labels)
+        elif isinstance(target, ast.Attribute):
+            if any(L.is_param(x) for x in labels):
+                self.flow.add_attr_store(self.fn, target.attr, labels)
+            self.flow.add_attr(target.attr, labels)
+        elif isinstance(target, ast.Subscript):
+            base = _base_name(target)
+            index_labels = self.label(target.slice)
+            if base:
+                self.flow.add_var(self._owner(base), base, labels | L.concrete(index_labels) - {L.TGT})
+            elif isinstance(target.value, ast.Attribute):
+                self.flow.add_attr(target.value.attr, labels)
+
+    def _owner(self, name: str) -> Function:
+        """The function whose variable `name` is (nonlocal/global declarations respected)."""
+        nonlocals, globals_ = self.flow.declared[id(self.fn)]
+        if name in nonlocals and self.fn.parent is not None:
+            return self.fn.parent
+        if name in globals_:
+            return self.program.module_body[id(self.fn.unit)]
+        return self.fn
+
+    # -- expressions ----------------------------------------------------------------------------
+    def label(self, node: ast.AST | None, store: bool = False) -> frozenset[str]:
+        if node is None:
+            return EMPTY
+        if isinstance(node, ast.Constant):
+            return L.string_labels(node.value) if isinstance(node.value, str) else EMPTY
+        if isinstance(node, ast.Name):
+            return self.flow.lookup(self.fn, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.label(node.value)
+            out = base | frozenset(self.flow.attrs.get(node.attr, ())) | self.flow.attr_stores[id(self.fn)].get(node.attr, EMPTY)
+            if node.attr == "grad":
+                out |= {L.GRAD}
+            return out - {L.OPT} if node.attr in ("param_groups", "state") else out
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            for gen in node.generators:
+                self.bind(gen.target, self.label(gen.iter))
+                for cond in gen.ifs:
+                    self.label(cond)
+            parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            return frozenset().union(*(self.label(p) for p in parts)) | frozenset().union(*(self.label(g.iter) for g in node.generators))
+        if isinstance(node, ast.Lambda):
+            return self.label(node.body)
+        if isinstance(node, ast.NamedExpr):
+            value = self.label(node.value)
+            self.bind(node.target, value)
+            return value
+        out: set[str] = set()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.expr, ast.comprehension, ast.keyword)):
+                out |= self.label(child.value if isinstance(child, ast.keyword) else child)
+        if isinstance(node, ast.Compare):
+            return frozenset(x for x in out if not x.startswith(L.TBL)) | ({L.TBLIDX} if any(x.startswith(L.TBL) for x in out) else EMPTY)
+        return frozenset(out)
+
+    def subscript(self, node: ast.Subscript) -> frozenset[str]:
+        value = self.label(node.value)
+        index = self.label(node.slice)
+        loops = {x for x in index if x.startswith(L.LOOP)}
+        if loops and (value & {L.VAL, L.TRAIN} or any(L.is_param(x) for x in value)):
+            for loop in loops:
+                if int(loop[len(L.LOOP):]) not in self.flow.data_loops:
+                    self.flow.data_loops.add(int(loop[len(L.LOOP):]))
+                    self.flow.changed = True
+        out = value | index
+        if value & {L.NORM, L.MODEL, L.LOSS}:
+            last = node.slice.elts[-1] if isinstance(node.slice, ast.Tuple) and node.slice.elts else node.slice
+            if self.label(last) & {L.VAL} or any(L.is_param(x) for x in self.label(last)):
+                for name in _names(last):
+                    self.flow.add_target(self.fn, name)
+            return _as_selector(value, index) - {L.TGT}
+        table = _table_name(node.value)
+        if table in self.flow.tables:
+            out = out | {L.TBL + table}
+        if L.TGT in index:
+            out = out | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
+        return out
+
+    def call(self, node: ast.Call) -> frozenset[str]:
+        func = node.func
+        receiver = self.label(func.value) if isinstance(func, ast.Attribute) else EMPTY
+        arg_labels = [self.label(a.value if isinstance(a, ast.Starred) else a) for a in node.args]
+        kw_labels = {k.arg: self.label(k.value) for k in node.keywords}
+        all_args = frozenset().union(*arg_labels, *kw_labels.values()) if (arg_labels or kw_labels) else EMPTY
+        name = _call_name(node)
+        qual = self.program.qualified(func, self.fn) or name
+        callees, kind = self.resolve(node, name)
+        self.callbacks(node)
+        if name in ("exec", "eval", "run_path") and kind == "external":
+            body = self.flow.exec_sites.get((self.flow.unit_index[id(self.fn.unit)], node.lineno))
+            if body is not None and self.emit:
+                self.pending.append(CallItem(node, [body], {}, self.no_grad))
+
+        if kind in ("func", "method"):
+            out = self.program_call(node, callees, arg_labels, kw_labels, receiver, method=(kind == "method"))
+            if self.emit:
+                self.emit_events(node, name, qual, receiver, arg_labels, all_args, out)
+            return out
+        if kind == "ctor":
+            init = [c for c in callees if c.name == "__init__"]
+            self.program_call(node, init, arg_labels, kw_labels, EMPTY, method=True)
+            cls = _call_name(node)
+            out = frozenset(x for x in all_args if x in L.DATA or x.startswith(L.FILE) or L.is_param(x)) | {L.LOCAL}
+            if cls in self.flow.optimizer_classes or cls.endswith(("Optimizer", "Muon")):
+                out = frozenset(x for x in all_args if x in (L.FRESH, L.LOCAL) or L.is_param(x)) | {L.OPT}
+            return out
+        out = self.external(node, name, qual, receiver, arg_labels, kw_labels, all_args, kind)
+        if self.emit:
+            self.emit_events(node, name, qual, receiver, arg_labels, all_args, out)
+        return out
+
+    def resolve(self, node: ast.Call, name: str) -> tuple[list[Function], str]:
+        func = node.func
+        if isinstance(func, ast.Name):
+            if func.id in self.locals:
+                return [self.locals[func.id]], "func"
+            if func.id in self.program.classes:
+                inits = self.program.method_of(func.id, "__init__")
+                return inits, "ctor"
+            alias = self.program.aliases_of(self.fn).get(func.id)
+            short = alias.split(".")[-1] if alias else func.id
+            if short in self.program.by_name and (alias is None or self._is_local_module(alias.rsplit(".", 1)[0])):
+                return self.program.by_name[short], "func"
+            if short in self.program.classes and alias and self._is_local_module(alias.rsplit(".", 1)[0]):
+                return self.program.method_of(short, "__init__"), "ctor"
+            if self.flow.lookup(self.fn, func.id) or func.id in self.fn.params:
+                return self._forwards(), "instance"
+            return [], "external"
+        if isinstance(func, ast.Attribute):
+            root = func.value
+            if isinstance(root, ast.Name) and root.id in self.program.aliases_of(self.fn):
+                module = self.program.aliases_of(self.fn)[root.id]
+                if self._is_local_module(module):
+                    if func.attr in self.program.classes:
+                        return self.program.method_of(func.attr, "__init__"), "ctor"
+                    return [f for f in self.program.by_name.get(func.attr, []) if f.unit.module == module], "func"
+                return [], "external"
+            if func.attr in ("step", "zero_grad", "backward") or func.attr.startswith("__"):
+                return [], "external"
+            if isinstance(root, ast.Name) and root.id == "self" and self.fn.cls:
+                own = self.program.method_of(self.fn.cls, func.attr)
+                if own:
+                    return own, "method"
+            found = self.program.methods.get(func.attr, [])
+            if found:
+                return found, "method"
+            if isinstance(root, ast.Attribute) and isinstance(root.value, ast.Name) and root.value.id == "self":
+                return self._forwards(), "instance"  # self.block(x): a submodule call
+        return [], "external"
+
+    def _is_local_module(self, module: str) -> bool:
+        return any(u.module == module for u in self.program.units)
+
+    def _forwards(self) -> list[Function]:
+        return []  # model calls are summarized (MODEL, LOSS) rather than inlined: forward passes have no events
+
+    def program_call(self, node: ast.Call, callees: list[Function], arg_labels: list[frozenset[str]],
+                     kw_labels: dict[str | None, frozenset[str]], receiver: frozenset[str], method: bool) -> frozenset[str]:
+        out: set[str] = set()
+        for callee in callees:
+            mapping = self.bind_args(callee, arg_labels, kw_labels, receiver, method)
+            out |= substitute(self.flow.returns[id(callee)], mapping)
+            for attr, stored in self.flow.attr_stores[id(callee)].items():
+                resolved = substitute(stored, mapping)
+                self.flow.add_attr(attr, resolved)
+                if any(L.is_param(x) for x in resolved):
+                    self.flow.add_attr_store(self.fn, attr, resolved)
+            if self.emit:
+                self.pending.append(CallItem(node, [callee], mapping, self.no_grad))
+        return frozenset(out)
+
+    def bind_args(self, callee: Function, arg_labels: list[frozenset[str]], kw_labels: dict[str | None, frozenset[str]],
+                  receiver: frozenset[str], method: bool) -> dict[str, frozenset[str]]:
+        params = list(callee.params)
+        mapping: dict[str, frozenset[str]] = {}
+        if method and params and params[0] in ("self", "cls"):
+            mapping[params[0]] = receiver
+            params = params[1:]
+        for p, labels in zip(params, arg_labels):
+            mapping[p] = labels
+        if len(arg_labels) > len(params) and params:
+            mapping[params[-1]] = mapping.get(params[-1], EMPTY).union(*arg_labels[len(params):])
+        for k, labels in kw_labels.items():
+            if k is None:
+                for p in params:
+                    mapping[p] = mapping.get(p, EMPTY) | labels
+            elif k in callee.params:
+                mapping[k] = labels
+            elif params:
+                mapping[params[-1]] = mapping.get(params[-1], EMPTY) | labels
+        return mapping
+
+    def external(self, node: ast.Call, name: str, qual: str, receiver: frozenset[str], arg_labels: list[frozenset[str]],
+                 kw_labels: dict[str | None, frozenset[str]], all_args: frozenset[str], kind: str) -> frozenset[str]:
+        func = node.func
+        base = (receiver | all_args) - {L.OPT, L.FRESH}
+        if kind == "instance":
+            return frozenset(x for x in all_args if x in L.DATA or x == L.TGT or L.is_param(x) or x.startswith(L.TREAD)) | {L.MODEL} | (
+                {L.LOSS} if self.flow.forward_has_loss and len(node.args) >= 2 else EMPTY)
+        if name in ("cross_entropy", "nll_loss") and len(node.args) >= 2:
+            for n in _names(node.args[1]):
+                self.flow.add_target(self.fn, n)
+        if name in ("cross_entropy", "nll_loss") and "target" in kw_labels:
+            for n in _names(next(k.value for k in node.keywords if k.arg == "target")):
+                self.flow.add_target(self.fn, n)
+        if name == "gather" and isinstance(func, ast.Attribute):
+            index = node.args[1] if len(node.args) >= 2 else next((k.value for k in node.keywords if k.arg == "index"), None)
+            if index is not None:
+                if receiver & {L.NORM, L.MODEL, L.LOSS}:
+                    for n in _names(index):
+                        self.flow.add_target(self.fn, n)
+                    return _as_selector(receiver, self.label(index)) - {L.TGT, L.NORM, L.MODEL}
+                if L.TGT in self.label(index):
+                    return base | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
+        if name in ("get", "take") and L.TGT in all_args and not (receiver & {L.NORM, L.MODEL}):
+            return base | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
+        if name in L.NORM_FUNCS:
+            normed = {L.NORMED + x[len(L.TBL):] for x in base if x.startswith(L.TBL)}
+            return (base - {L.MODEL}) | {L.NORM} | normed | ({L.LOSS} if name == "log_softmax" else EMPTY)
+        if name == "grad" and qual.endswith("autograd.grad"):
+            return base | {L.GRAD}
+        if name in L.LOSS_FUNCS:
+            return (base - {L.MODEL, L.NORM}) | {L.LOSS}
+        if qual.startswith("torch.optim.") and name[:1].isupper() and "lr_scheduler" not in qual:
+            return frozenset(x for x in all_args if x in (L.FRESH, L.LOCAL) or L.is_param(x)) | {L.OPT}
+        if name in self.flow.optimizer_classes:
+            return frozenset(x for x in all_args if x in (L.FRESH, L.LOCAL) or L.is_param(x)) | {L.OPT}
+        if name in L.TENSOR_CREATORS and _kw_true(node, "requires_grad"):
+            return base | {L.FRESH}
+        if name == "Parameter" and self.fn.name != "__init__":
+            return base | {L.FRESH}
+        if name == "requires_grad_" and isinstance(func, ast.Attribute):
+            if isinstance(func.value, ast.Name):
+                self.flow.add_var(self.fn, func.value.id, frozenset({L.FRESH}))
+            return receiver | {L.FRESH}
+        if name == "deepcopy":
+            return (all_args - {L.OPT}) | {L.LOCAL}
+        if name in ("id_to_piece", "IdToPiece", "decode", "encode", "decode_ids", "piece_to_id") and (all_args | receiver) & {L.TGT}:
+            return base | {L.BYTES}
+        if name in L.TABLE_METHODS or qual.endswith("add.at"):
+            keys = arg_labels[1] if len(arg_labels) > 1 else all_args
+            if keys & {L.VAL} or _param_like(keys):
+                self.flow.add_table(_table_name(func.value if isinstance(func, ast.Attribute) and not qual.endswith("add.at") else node.args[0]) if node.args or isinstance(func, ast.Attribute) else None)
+        if isinstance(func, ast.Attribute) and name in ("add_", "sub_", "copy_") and any(L.GRAD in a for a in arg_labels) and self.emit:
+            self.pending.append(Event("STEP", self.fn, node, receiver | {L.OPT}, {"receiver_text": _text(func.value), "manual": True}, self.no_grad))
+        if isinstance(func, ast.Attribute) and name in L.ACCUMULATING_METHODS:
+            target = _base_name(func.value) if not isinstance(func.value, ast.Attribute) else None
+            if target:
+                self.flow.add_var(self.fn, target, all_args - {L.TGT})
+            elif isinstance(func.value, ast.Attribute):
+                self.flow.add_attr(func.value.attr, all_args)
+        if name in L.SAMPLERS:
+            return base - set(L.DATA)
+        return base
+
+    # -- events ---------------------------------------------------------------------------------
+    def emit_events(self, node: ast.Call, name: str, qual: str, receiver: frozenset[str], arg_labels: list[frozenset[str]],
+                    all_args: frozenset[str], result: frozenset[str]) -> None:
+        func = node.func
+        add = lambda kind, labels, **info: self.pending.append(Event(kind, self.fn, node, labels, info, self.no_grad))  # noqa: E731
+        if name == "backward" and isinstance(func, ast.Attribute):
+            add("BACKWARD", receiver)
+            if isinstance(func.value, ast.Name):
+                self.flow.bwd_vars[id(self.fn)].add(func.value.id)
+        elif name == "grad" and qual.endswith("autograd.grad") and arg_labels:
+            add("BACKWARD", arg_labels[0])
+        elif name == "step" and isinstance(func, ast.Attribute):
+            add("STEP", receiver, receiver_text=_text(func.value))
+        elif name in ("register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook"):
+            add("HOOK", all_args)
+        elif name in ("minimum", "fmin") or (name in ("min", "amin") and len(node.args) >= 2 and not isinstance(func, ast.Attribute)):
+            losses = [a for a in arg_labels if L.LOSS in a]
+            if len(losses) >= 2:
+                add("ORACLE", frozenset().union(*arg_labels))
+        elif name == "where" and len(node.args) == 3 and L.LOSS in arg_labels[1] and L.LOSS in arg_labels[2] and isinstance(node.args[0], ast.Compare):
+            add("ORACLE", frozenset().union(*arg_labels))
+        if name in L.FILE_READERS and (all_args | receiver) & ({L.VAL, L.TRAIN} | _param_like(all_args | receiver) | _file_like(all_args | receiver)):
+            add("READ", all_args | receiver, api=qual)
+        if L.MODEL in result and (all_args & {L.VAL, L.TRAIN} or _param_like(all_args)):
+            add("USE", all_args)
+        if qual in L.NETWORK or name in L.NETWORK or _shell_network(node, qual):
+            add("NET", all_args, api=qual)
+        if name in L.TABLE_METHODS and isinstance(func, ast.Attribute) or qual in ("numpy.add.at", "np.add.at"):
+            keys = arg_labels[1] if len(arg_labels) > 1 else all_args
+            if qual.endswith("add.at") and len(arg_labels) > 1:
+                keys = arg_labels[1]
+            if keys & {L.VAL} or _param_like(keys):
+                add("TWRITE", keys, table=_text(func.value if isinstance(func, ast.Attribute) and not qual.endswith("add.at") else node.args[0]))
+        if isinstance(func, ast.Attribute) and name in ("add_", "append", "extend", "copy_") and arg_labels:
+            value = frozenset().union(*arg_labels)
+            self.score_event(node, func.value, value, node.args[0] if node.args else node)
+
+    def accumulation(self, stmt: ast.stmt, target: ast.expr, value: frozenset[str], value_node: ast.expr, augmented: bool = False) -> None:
+        """`acc += v`, `acc = acc + v`, `buf[i] = v` with a loss value: a candidate scoring site."""
+        if not self.emit:
+            return
+        if not augmented:
+            if isinstance(target, ast.Subscript):
+                pass
+            elif isinstance(target, ast.Name) and target.id in self.flow.returned[id(self.fn)] and _is_reduction(value_node):
+                pass
+            elif not (isinstance(value_node, ast.BinOp) and isinstance(value_node.op, (ast.Add, ast.Sub)) and _text(target) in {_text(n) for n in ast.walk(value_node)}):
+                return
+        self.score_event(stmt, target, value, value_node)
+
+    def score_event(self, node: ast.AST, target: ast.expr, value: frozenset[str], value_node: ast.AST) -> None:
+        if L.LOSS not in value or not (value & {L.VAL} or _param_like(value)):
+            return
+        names = {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)}
+        from_bwd = bool(names & self.flow.bwd_vars[id(self.fn)])
+        self.pending.append(Event("SCORE", self.fn, node, value, {"acc": _text(target), "from_bwd": from_bwd}, self.no_grad))
+
+    def callbacks(self, node: ast.Call) -> None:
+        """Functions passed as arguments (LBFGS closures, forward hooks, compile targets) run there."""
+        for arg in list(node.args) + [k.value for k in node.keywords]:
+            if isinstance(arg, ast.Name):
+                target = self.locals.get(arg.id) or next(iter(self.program.by_name.get(arg.id, [])), None)
+                if target is not None and self.emit:
+                    self.pending.append(CallItem(arg, [target], {}, self.no_grad))
+
+    def oracle_compare(self, test: ast.expr) -> None:
+        """`if nll_mix < nll_model: scored[t] = nll_mix`: choosing between losses by the true target."""
+        if self.emit and isinstance(test, ast.Compare) and len(test.comparators) == 1 and isinstance(test.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+            a, b = self.label(test.left), self.label(test.comparators[0])
+            if L.LOSS in a and L.LOSS in b:
+                self.pending.append(Event("ORACLE", self.fn, test, a | b, {}, self.no_grad))
+
+    def table_write(self, stmt: ast.stmt, targets: list[ast.expr], value_node: ast.expr, augmented: bool) -> None:
+        """`T[k] += 1`, `T[k] = T.get(k, 0) + 1`: a count-table increment keyed by data."""
+        if not self.emit:
+            return
+        for target in targets:
+            if not isinstance(target, ast.Subscript):
+                continue
+            base = _text(target.value)
+            reads_self = any(isinstance(n, (ast.Subscript, ast.Call)) and base in _text(n) for n in ast.walk(value_node))
+            if not (augmented or reads_self):
+                continue
+            keys = self.label(target.slice)
+            if keys & {L.VAL} or _param_like(keys):
+                self.pending.append(Event("TWRITE", self.fn, stmt, keys, {"table": base}, self.no_grad))
+
+    def gram(self, stmt: ast.stmt, value_node: ast.expr) -> None:
+        """`H += X.T @ X` (or matmul/mm/addmm of a matrix with its transpose): Hessian/Gram accumulation."""
+        if not self.emit:
+            return
+        for n in ast.walk(value_node):
+            pair = None
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult):
+                pair = (n.left, n.right)
+            elif isinstance(n, ast.Call) and _call_name(n) in ("matmul", "mm") and len(n.args) == 2:
+                pair = (n.args[0], n.args[1])
+            if pair and _is_transpose_of(pair[0], pair[1]):
+                self.pending.append(Event("GRAM", self.fn, stmt, self.label(value_node), {}, self.no_grad))
+                return
+
+
+# -- small syntax helpers -------------------------------------------------------------------------
+def _as_selector(distribution: frozenset[str], index: frozenset[str]) -> frozenset[str]:
+    """Selecting from a model distribution with a table-derived id (a hint) carries no table mass."""
+    hinted = any(x.startswith(L.TBL) for x in index)
+    index = frozenset(x for x in index if not x.startswith(L.TBL))
+    return distribution | index | ({L.TBLIDX} if hinted else EMPTY)
+
+
+def _table_name(node: ast.AST) -> str | None:
+    """`self.full[n]` -> "full"; `tables[n][k]` -> "tables"; `counts` -> "counts"."""
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _is_reduction(node: ast.AST) -> bool:
+    name = _call_name(node) if isinstance(node, ast.Call) else ""
+    return name in ("sum", "mean", "item", "nansum", "fsum") or (isinstance(node, ast.BinOp) and any(_is_reduction(n) for n in (node.left, node.right)))
+
+
+def _returned_names(fn: Function) -> set[str]:
+    """Names that reach a `return` directly or through one assignment (`val_loss = loss_sum / n`)."""
+    if isinstance(fn.node, ast.Module):
+        return set()
+    returned: set[str] = set()
+    assigns: list[tuple[str, set[str]]] = []
+    for node in ast.walk(fn.node):
+        if isinstance(node, ast.Return) and node.value is not None:
+            returned |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            assigns.append((node.targets[0].id, {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}))
+    for _ in range(2):
+        for target, sources in assigns:
+            if target in returned:
+                returned |= sources
+    return returned
+
+
+def _declarations(fn: Function) -> tuple[set[str], set[str]]:
+    """Names a function declares `nonlocal` and `global` (its own body, not nested definitions)."""
+    nonlocals: set[str] = set()
+    globals_: set[str] = set()
+    if isinstance(fn.node, ast.Module):
+        return nonlocals, globals_
+    stack = list(fn.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.Nonlocal):
+            nonlocals.update(stmt.names)
+        elif isinstance(stmt, ast.Global):
+            globals_.update(stmt.names)
+        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stack.extend(c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt))
+    return nonlocals, globals_
+
+
+def _text(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)[:160]
+    except Exception:
+        return type(node).__name__
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _base_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Subscript, ast.Attribute)) and not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"):
+        node = node.value
+    if isinstance(node, ast.Attribute):
+        return None
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _names(node: ast.AST) -> set[str]:
+    """Variables an index expression is built from (`y.view(-1)` -> y; `tokens[i + 1]` -> tokens, i)."""
+    out = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            out.add(n.id)
+    return out
+
+
+def _kw_true(node: ast.Call, name: str) -> bool:
+    return any(k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is True for k in node.keywords)
+
+
+def _param_like(labels: frozenset[str]) -> frozenset[str]:
+    return frozenset(x for x in labels if L.is_param(x))
+
+
+def _file_like(labels: frozenset[str]) -> frozenset[str]:
+    return frozenset(x for x in labels if x.startswith(L.FILE))
+
+
+def _line_of(fn: Function, node: ast.AST) -> int:
+    return getattr(node, "lineno", fn.line)
+
+
+def _is_transpose_of(a: ast.AST, b: ast.AST) -> bool:
+    """`x.T` / `x.t()` / `x.transpose(...)` / `x.mT` paired with `x` (either order)."""
+    def base_of_t(n: ast.AST) -> str | None:
+        if isinstance(n, ast.Attribute) and n.attr in ("T", "mT"):
+            return _text(n.value)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("t", "transpose"):
+            return _text(n.func.value)
+        return None
+    return base_of_t(a) == _text(b) or base_of_t(b) == _text(a)
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+            and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators))
+
+
+def _shell_network(node: ast.Call, qual: str) -> bool:
+    if not (qual.startswith("subprocess.") or qual in ("os.system", "os.popen")):
+        return False
+    for n in ast.walk(node):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and L.NETWORK_COMMANDS.search(n.value):
+            return True
+    return False

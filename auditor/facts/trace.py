@@ -1,0 +1,182 @@
+"""Flatten the item trees into one ordered trace of what the submission does when it runs.
+
+Starting at the headline script's module body, calls are inlined (parameter labels replaced by the
+caller's argument labels), so an event inside a helper appears where the helper is called, inside
+the caller's loops and behind the caller's feature-flag guards. Each trace event knows its loop
+instances (outermost first), whether every guard on its path can be true (`active`), and the guards.
+Functions with events that the entry never reaches are traced separately as inactive (dead code).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .flow import BranchItem, CallItem, Event, Flow, Item, LoopItem
+from .labels import substitute
+from .program import Function
+
+MAX_EVENTS = 60_000
+MAX_DEPTH = 14
+
+
+@dataclass(frozen=True, eq=False)
+class LoopRef:
+    """One dynamic instance of a loop (a loop inside a helper called twice gives two instances)."""
+
+    id: int
+    kind: str  # data | repeat
+    fn: Function
+    line: int
+    iter_labels: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Guard:
+    cond: str
+    truth: bool | None  # what the condition evaluates to on this path (None: unknown)
+    file: str
+    line: int
+
+
+@dataclass(eq=False)
+class TraceEvent:
+    index: int
+    event: Event
+    labels: frozenset[str]
+    loops: tuple[LoopRef, ...]
+    guards: tuple[Guard, ...]
+    calls: tuple[tuple[Function, int], ...]  # call stack: (caller, call line), outermost first
+    no_grad: bool
+    active: bool
+    root: str  # "main" or the name of the dead function this trace started at
+
+    @property
+    def kind(self) -> str:
+        return self.event.kind
+
+    @property
+    def fn(self) -> Function:
+        return self.event.fn
+
+    @property
+    def line(self) -> int:
+        return self.event.line
+
+    def inside(self, loop: LoopRef) -> bool:
+        return any(l is loop for l in self.loops)
+
+
+@dataclass
+class Trace:
+    events: list[TraceEvent] = field(default_factory=list)
+    loop_spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # loop id -> (first, last) index
+    truncated: bool = False
+    reached: set[int] = field(default_factory=set)  # id(Function) of functions entered
+
+
+class _Builder:
+    def __init__(self, flow: Flow, trace: Trace, root: str, active: bool):
+        self.flow = flow
+        self.trace = trace
+        self.root = root
+        self.base_active = active
+        self.next_loop = len(trace.loop_spans) + 1_000_000 * (root != "main")
+
+    def walk(self, items: list[Item], mapping: dict[str, frozenset[str]], loops: tuple[LoopRef, ...],
+             guards: tuple[Guard, ...], calls: tuple[tuple[Function, int], ...], no_grad: bool, stack: tuple[int, ...]) -> None:
+        for item in items:
+            if len(self.trace.events) >= MAX_EVENTS:
+                self.trace.truncated = True
+                return
+            if isinstance(item, Event):
+                active = self.base_active and all(g.truth is not False for g in guards)
+                self.trace.events.append(TraceEvent(
+                    len(self.trace.events), item, substitute(item.labels, mapping), loops, guards, calls,
+                    no_grad or item.no_grad, active, self.root))
+            elif isinstance(item, CallItem):
+                for callee in item.callees:
+                    if id(callee) in stack or len(stack) >= MAX_DEPTH or not self.flow_has_events(callee):
+                        self.trace.reached.add(id(callee))
+                        continue
+                    self.trace.reached.add(id(callee))
+                    inner = {p: substitute(v, mapping) for p, v in item.mapping.items()}
+                    self.walk(self.flow.items[id(callee)], inner, loops, guards,
+                              calls + ((item_fn(item, stack, self.flow), getattr(item.node, "lineno", 0)),),
+                              no_grad or item.no_grad, stack + (id(callee),))
+            elif isinstance(item, LoopItem):
+                self.next_loop += 1
+                ref = LoopRef(self.next_loop, item.kind, item.fn, getattr(item.node, "lineno", 0), substitute(item.iter_labels, mapping))
+                start = len(self.trace.events)
+                self.walk(item.items, mapping, loops + (ref,), guards, calls, no_grad, stack)
+                self.trace.loop_spans[ref.id] = (start, len(self.trace.events) - 1)
+            elif isinstance(item, BranchItem):
+                line = getattr(item.node, "lineno", 0)
+                self.walk(item.body, mapping, loops, guards + (Guard(item.cond, item.truth, item.fn.unit.file, line),), calls, no_grad, stack)
+                if item.orelse:
+                    negated = None if item.truth is None else not item.truth
+                    self.walk(item.orelse, mapping, loops, guards + (Guard("not (" + item.cond + ")", negated, item.fn.unit.file, line),),
+                              calls, no_grad, stack)
+
+    def flow_has_events(self, fn: Function) -> bool:
+        return self.flow.has_events.get(id(fn), False)
+
+
+def item_fn(item: CallItem, stack: tuple[int, ...], flow: Flow) -> Function:
+    """The function a call item sits in (the innermost function on the stack)."""
+    return flow.fn_by_id[stack[-1]]
+
+
+def build_trace(flow: Flow, entry: Function) -> Trace:
+    """The main trace from `entry`, then inactive traces for functions with events never reached."""
+    _mark_event_functions(flow)
+    trace = Trace()
+    trace.reached.add(id(entry))
+    _Builder(flow, trace, "main", True).walk(flow.items[id(entry)], {}, (), (), (), entry.no_grad, (id(entry),))
+    called = {id(c) for items in flow.items.values() for c in _callees(items)}
+    for fn in flow.program.functions:
+        if id(fn) in trace.reached or not flow.has_events.get(id(fn)) or id(fn) in called or fn.name == "<module>":
+            continue
+        trace.reached.add(id(fn))
+        _Builder(flow, trace, fn.qualname, False).walk(flow.items[id(fn)], {}, (), (), (), fn.no_grad, (id(fn),))
+    return trace
+
+
+def _callees(items: list[Item]):
+    for item in items:
+        if isinstance(item, CallItem):
+            yield from item.callees
+        elif isinstance(item, LoopItem):
+            yield from _callees(item.items)
+        elif isinstance(item, BranchItem):
+            yield from _callees(item.body)
+            yield from _callees(item.orelse)
+
+
+def _mark_event_functions(flow: Flow) -> None:
+    """has_events[f]: f, or something it calls, produces at least one event."""
+    flow.fn_by_id = {id(f): f for f in flow.program.functions}
+    direct: dict[int, bool] = {}
+    calls: dict[int, set[int]] = {}
+    for f in flow.program.functions:
+        items = flow.items[id(f)]
+        direct[id(f)] = _has_event(items)
+        calls[id(f)] = {id(c) for c in _callees(items)}
+    has = dict(direct)
+    changed = True
+    while changed:
+        changed = False
+        for fid, callees in calls.items():
+            if not has[fid] and any(has.get(c) for c in callees):
+                has[fid] = True
+                changed = True
+    flow.has_events = has
+
+
+def _has_event(items: list[Item]) -> bool:
+    for item in items:
+        if isinstance(item, Event):
+            return True
+        if isinstance(item, LoopItem) and _has_event(item.items):
+            return True
+        if isinstance(item, BranchItem) and (_has_event(item.body) or _has_event(item.orelse)):
+            return True
+    return False

@@ -1,0 +1,303 @@
+"""Load a submission — one `.py` file or a records folder — into parsed source units.
+
+The headline script is found first (README run command, logs, then `train_gpt.py`); the loader then
+follows what that script really runs: payloads decoded from `exec(decompress(...))` wrappers (see
+`unwrap.py`), `exec(open("helper.py").read())`, `runpy.run_path`, and imports of modules that live in
+the folder. Every unit remembers where its lines came from, so evidence points at real file lines.
+Nothing here executes submission code.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reports.model import Evidence
+
+from .unwrap import Payload, file_read_path, find_payloads, import_aliases
+
+MAX_SOURCE_BYTES = 32 * 1024 * 1024
+MAX_UNITS = 64
+_CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+class InputError(Exception):
+    """Input we cannot audit at all; the message is one line that names the file and the problem."""
+
+
+@dataclass
+class Unit:
+    """One parsed piece of source: a file, or code decoded from a payload inside a file."""
+
+    file: str  # path relative to the submission root: what evidence points at
+    text: str
+    tree: ast.Module
+    role: str  # main | helper | decoded
+    module: str | None = None  # import name, for helper modules
+    decoded_at: int | None = None  # for decoded code: the line of the exec() in `file`
+    chain: tuple[str, ...] = ()  # decoders applied to produce this unit
+    lines: list[str] = field(default_factory=list)
+    run_at: tuple[int, int] | None = None  # (index of the unit that execs it, line there), for exec'd code
+
+    def __post_init__(self) -> None:
+        self.lines = self.text.splitlines()
+
+    @property
+    def label(self) -> str:
+        return f"{self.file} (decoded at line {self.decoded_at})" if self.decoded_at else self.file
+
+    def evidence(self, line: int) -> Evidence:
+        text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+        if self.decoded_at is not None:
+            return Evidence(self.file, self.decoded_at, f"[decoded line {line}] {text}"[:240])
+        return Evidence(self.file, line, text[:240])
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the submission that could not be analyzed; becomes a REVIEW finding."""
+
+    file: str
+    line: int
+    message: str
+
+
+@dataclass
+class Submission:
+    root: Path  # folder that relative paths are relative to
+    target: str  # what the user named
+    units: list[Unit]
+    problems: list[Problem]
+    headline: str  # the audited script, relative to root
+    is_folder: bool
+
+    @property
+    def main(self) -> Unit:
+        return self.units[0]
+
+
+def read_python(path: Path, display: str) -> str:
+    """Read a source file the way Python would (PEP 263 coding cookie, UTF-8 default), or raise InputError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise InputError(f"{display}: {len(raw):,} bytes is larger than the {MAX_SOURCE_BYTES:,}-byte limit for source files")
+    if b"\x00" in raw:
+        raise InputError(f"{display}: contains NUL bytes; not Python source")
+    encoding = "utf-8"
+    for first in raw.splitlines()[:2]:
+        m = _CODING_RE.match(first)
+        if m:
+            encoding = m.group(1).decode("ascii", "replace")
+            break
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise InputError(f"{display}: not valid {encoding} text ({exc.__class__.__name__} at byte {getattr(exc, 'start', '?')})") from None
+    return text.lstrip("\ufeff")
+
+
+def parse_python(text: str, display: str) -> ast.Module:
+    """Parse with Python's own grammar; every failure becomes a one-line InputError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=display)
+    except SyntaxError as exc:
+        hint = " (Python 2 code?)" if _looks_like_python2(text) else ""
+        raise InputError(f"{display}:{exc.lineno or 0}: syntax error: {exc.msg}{hint}") from None
+    except (RecursionError, MemoryError):
+        raise InputError(f"{display}: nesting too deep to parse") from None
+    except ValueError as exc:
+        raise InputError(f"{display}: cannot parse: {exc}") from None
+
+
+def _looks_like_python2(text: str) -> bool:
+    return bool(re.search(r"^\s*print\s+[\"'\w]", text, re.M) or re.search(r"except\s+\w+\s*,\s*\w+\s*:", text))
+
+
+def load(target: Path) -> Submission:
+    """Load a `.py` file or a records folder; raise InputError for input that cannot be audited."""
+    display = str(target)
+    if not target.exists():
+        raise InputError(f"{display}: no such file or folder")
+    if target.is_dir():
+        root = target
+        headline = find_headline(root)
+        is_folder = True
+    else:
+        if target.suffix != ".py":
+            raise InputError(f"{display}: not a Python file or a records folder")
+        root, headline, is_folder = target.parent, target.name, False
+    loader = _Loader(root)
+    loader.add_file(headline, role="main", module=None)
+    return Submission(root, display, loader.units, loader.problems, headline, is_folder)
+
+
+def find_headline(root: Path) -> str:
+    """The script that produced the folder's headline number.
+
+    README and log run commands (`torchrun ... train_xyz.py`) name it first; then a log whose embedded
+    source or header names a script; then `train_gpt.py`; then the only script with a `__main__` guard.
+    """
+    scripts = sorted(p.name for p in root.glob("*.py") if p.is_file())
+    if not scripts:
+        nested = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if p.is_file())
+        if not nested:
+            raise InputError(f"{root}: folder holds no Python file to audit")
+        scripts = nested
+    mentioned = _scripts_in_run_commands(root, scripts)
+    if mentioned:
+        return mentioned[0]
+    if "train_gpt.py" in scripts:
+        return "train_gpt.py"
+    with_main = [s for s in scripts if "__main__" in _safe_read(root / s)]
+    candidates = with_main or scripts
+    return max(candidates, key=lambda s: (root / s).stat().st_size)
+
+
+_RUN_RE = re.compile(r"(?:torchrun|python3?|accelerate launch|deepspeed)\b[^\n`]*?([\w./-]+\.py)\b")
+
+
+def _scripts_in_run_commands(root: Path, scripts: list[str]) -> list[str]:
+    """Scripts named by run commands in README.md and in logs, most mentioned first."""
+    counts: dict[str, int] = {}
+    sources = [root / "README.md"] + sorted(root.glob("*.log")) + sorted(root.glob("*.txt"))
+    for path in sources:
+        text = _safe_read(path, limit=2_000_000)
+        for m in _RUN_RE.finditer(text):
+            name = Path(m.group(1)).name
+            if name in scripts:
+                weight = 3 if path.name == "README.md" else 1
+                counts[name] = counts.get(name, 0) + weight
+    return sorted(counts, key=lambda s: (-counts[s], s))
+
+
+def _safe_read(path: Path, limit: int = 4_000_000) -> str:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+class _Loader:
+    def __init__(self, root: Path):
+        self.root = root
+        self.units: list[Unit] = []
+        self.problems: list[Problem] = []
+        self.seen_files: set[str] = set()
+
+    def add_file(self, rel: str, role: str, module: str | None, run_at: tuple[int, int] | None = None) -> None:
+        if rel in self.seen_files or len(self.units) >= MAX_UNITS:
+            return
+        self.seen_files.add(rel)
+        path = self.root / rel
+        if path.is_symlink() and not path.resolve().is_relative_to(self.root.resolve()):
+            self.problems.append(Problem(rel, 0, "is a symbolic link pointing outside the folder; not followed"))
+            return
+        try:
+            text = read_python(path, rel)
+            tree = parse_python(text, rel)
+        except InputError as exc:
+            if role == "main":
+                raise
+            self.problems.append(Problem(rel, 0, str(exc)))
+            return
+        self._add_unit(Unit(rel, text, tree, role, module=module, run_at=run_at), depth=0)
+
+    def _add_unit(self, unit: Unit, depth: int) -> None:
+        self.units.append(unit)
+        for payload in find_payloads(unit.tree):
+            self._add_payload(unit, payload, depth)
+        self._follow_local_code(unit)
+
+    def _add_payload(self, parent: Unit, payload: Payload, depth: int) -> None:
+        line = parent.decoded_at or payload.line
+        if payload.code is None:
+            self.problems.append(Problem(parent.file, line, f"exec/eval payload not analyzed: {payload.error}"))
+            return
+        if depth + 1 > 6:
+            self.problems.append(Problem(parent.file, line, "exec payloads nested more than 6 deep; not analyzed"))
+            return
+        try:
+            tree = parse_python(payload.code, f"{parent.file} (decoded at line {line})")
+        except InputError as exc:
+            self.problems.append(Problem(parent.file, line, str(exc)))
+            return
+        if len(self.units) >= MAX_UNITS:
+            self.problems.append(Problem(parent.file, line, f"more than {MAX_UNITS} source units; the rest not analyzed"))
+            return
+        unit = Unit(parent.file, payload.code, tree, "decoded", module=parent.module, decoded_at=line, chain=payload.chain,
+                    run_at=(self.units.index(parent), payload.line))
+        self._add_unit(unit, depth + 1)
+
+    def _follow_local_code(self, unit: Unit) -> None:
+        """Imports of folder modules, `exec(open(f).read())`, `runpy.run_path(f)`, `importlib.import_module(m)`."""
+        aliases = import_aliases(unit.tree)
+        for node in ast.walk(unit.tree):
+            for name in self._local_modules(node):
+                rel = self._module_file(name)
+                if rel:
+                    self.add_file(rel, "helper", module=name)
+            path_expr = None
+            if isinstance(node, ast.Call):
+                func = node.func
+                fname = func.id if isinstance(func, ast.Name) else None
+                if fname in ("exec", "eval") and node.args:
+                    path_expr = file_read_path(node.args[0])
+                elif isinstance(func, ast.Attribute) and node.args:
+                    qual = aliases.get(getattr(func.value, "id", ""), "")
+                    if qual == "runpy" and func.attr in ("run_path", "run_module"):
+                        path_expr = node.args[0]
+                    elif qual == "importlib" and func.attr == "import_module":
+                        self._follow_module_literal(node.args[0])
+                elif fname == "__import__" and node.args:
+                    self._follow_module_literal(node.args[0])
+            if path_expr is not None:
+                rel = self._literal_file(path_expr)
+                if rel:
+                    self.add_file(rel, "helper", module=None, run_at=(self.units.index(unit), node.lineno))
+
+    def _follow_module_literal(self, expr: ast.expr) -> None:
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            rel = self._module_file(expr.value)
+            if rel:
+                self.add_file(rel, "helper", module=expr.value)
+
+    @staticmethod
+    def _local_modules(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        if isinstance(node, ast.ImportFrom):
+            if node.level and not node.module:
+                return [a.name for a in node.names]
+            return [node.module] if node.module else []
+        return []
+
+    def _module_file(self, dotted: str) -> str | None:
+        base = Path(*dotted.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if (self.root / candidate).is_file():
+                return str(candidate)
+        return None
+
+    def _literal_file(self, expr: ast.expr) -> str | None:
+        """The folder file a path expression names: a literal, or `os.path.join(<anything>, "x.py")`."""
+        literal: str | None = None
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            literal = expr.value
+        elif isinstance(expr, ast.Call) and expr.args:
+            last = expr.args[-1]
+            if isinstance(last, ast.Constant) and isinstance(last.value, str):
+                literal = last.value
+        elif isinstance(expr, ast.BinOp) and isinstance(expr.right, ast.Constant) and isinstance(expr.right.value, str):
+            literal = expr.right.value.lstrip("/")
+        if not literal:
+            return None
+        name = Path(literal).name
+        return name if (self.root / name).is_file() else None

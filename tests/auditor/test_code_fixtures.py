@@ -1,0 +1,55 @@
+"""Every code fixture gives exactly the techniques, verdict and evidence lines its header declares."""
+from __future__ import annotations
+
+import base64
+import lzma
+
+import pytest
+
+from auditor.api import audit_path
+
+from .fixtures import Fixture, all_fixtures
+
+FIXTURES = all_fixtures()
+
+
+def check(fx: Fixture, result, marks: bool = True) -> None:
+    got = {t.id: (t.active, t.legal) for t in result.techniques}
+    for tech, (active, legal) in fx.techniques.items():
+        assert tech in got, f"{fx.id}: expected technique {tech}, got {got}"
+        assert got[tech][0] == active, f"{fx.id}: {tech} active={got[tech][0]}, expected {active}; findings: {_msgs(result)}"
+        if active or legal is not None:
+            assert got[tech][1] == legal, f"{fx.id}: {tech} legal={got[tech][1]}, expected {legal}; findings: {_msgs(result)}"
+    for tech in fx.absent:
+        assert not got.get(tech, (False, None))[0], f"{fx.id}: {tech} must not be active; findings: {_msgs(result)}"
+    assert result.verdict == fx.verdict, f"{fx.id}: verdict {result.verdict}, expected {fx.verdict}; findings: {_msgs(result)}"
+    if marks:
+        for tech, lines in fx.marks.items():
+            seen = {(e.file.rsplit('/', 1)[-1], e.line) for f in result.findings if f.technique == tech for e in f.evidence}
+            missing = lines - seen
+            assert not missing, f"{fx.id}: evidence for {tech} lacks {sorted(missing)}; has {sorted(seen)}"
+
+
+def _msgs(result) -> list[str]:
+    return [f"{f.severity}:{f.check}:{f.message}" for f in result.findings]
+
+
+@pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])
+def test_fixture(fx: Fixture) -> None:
+    check(fx, audit_path(fx.path, env=fx.env, verify=False))
+
+
+SINGLE = [f for f in FIXTURES if f.path.is_file() and "compressed_code" not in f.techniques]
+
+
+@pytest.mark.parametrize("fx", SINGLE, ids=[f.id for f in SINGLE])
+def test_fixture_inside_lzma_b85_exec_wrapper(fx: Fixture, tmp_path) -> None:
+    """The same verdict and techniques when the script ships as a compressed exec stub."""
+    payload = base64.b85encode(lzma.compress(fx.path.read_bytes())).decode()
+    wrapped = tmp_path / fx.path.name
+    wrapped.write_text(f"import lzma as L, base64 as B\nexec(L.decompress(B.b85decode({payload!r})))\n")
+    result = audit_path(wrapped, env=fx.env, verify=False)
+    got = {t.id for t in result.techniques if t.active}
+    assert "compressed_code" in got
+    fx_no_marks = Fixture(fx.path, fx.header_file, dict(fx.techniques), set(fx.absent), fx.verdict, dict(fx.env), {})
+    check(fx_no_marks, result, marks=False)
