@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import replace
 
 from reports.model import AuditResult, Finding, Technique
 from rules import Rules, load_rules
@@ -36,13 +37,23 @@ def run_checks(facts: Facts, rules: Rules | None = None) -> tuple[list[Finding],
     findings: list[Finding] = []
     by_technique: dict[str, list[Detection]] = {}
     for check in all_checks():
-        for d in check.detect(facts):
+        for d in _detections(check, facts):
             rule = rules.rule(d.rule)
             technique = rule.technique
             if technique:
                 by_technique.setdefault(technique, []).append(d)
             findings.append(_finding(d, rule, date))
     return findings, [_technique(t, ds) for t, ds in sorted(by_technique.items())]
+
+
+def _detections(check, facts: Facts) -> list[Detection]:
+    """Live detections as found; those only the full view sees are present but switched off."""
+    live = check.detect(facts)
+    if facts.full is None:
+        return live
+    seen = {(d.rule, d.evidence[:1]) for d in live}
+    off = [replace(d, active=False) for d in check.detect(facts.full) if (d.rule, d.evidence[:1]) not in seen]
+    return live + off
 
 
 def _finding(d: Detection, rule, date: dt.date | None) -> Finding:
@@ -53,6 +64,8 @@ def _finding(d: Detection, rule, date: dt.date | None) -> Finding:
     elif not d.active:
         severity = "info"
         message = f"present but not active: {message}"
+    elif d.legal is None and severity == "violation":
+        severity = "review"  # undecided: a human must look
     elif rule.since and date and date < rule.since and rule.severity == "review":
         severity = "info"
         message = f"{message} (the submission predates the ruling of {rule.since.isoformat()})"

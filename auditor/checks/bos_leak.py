@@ -93,5 +93,5 @@ class BosLeak(Check):
             ev = fn.unit.evidence(sites[0].lineno)
             used = any(f"{fn.cls}(" in u.text for u in facts.submission.units)
             msg = f"{fn.qualname} mixes each position with the previous one ({ev.file}:{ev.line}) and masks nothing at BOS"
-            out.append(Detection(self.RULES[0], used, False, msg, (ev,), 0.6))
+            out.append(Detection(self.RULES[0], used, None, msg, (ev,), 0.6))
         return out[:2]

@@ -53,7 +53,7 @@ class BpbAccounting(Check):
             problem = self._lut_problem(fn.node, calls)
             if problem:
                 line, msg = problem
-                out.append(Detection(self.RULES[0], active, False, f"{fn.qualname}: {msg}", (fn.unit.evidence(line),), 0.6))
+                out.append(Detection(self.RULES[0], active, None, f"{fn.qualname}: {msg}", (fn.unit.evidence(line),), 0.6))
         out.extend(self._constant_denominator(facts))
         return out[:2]
 
@@ -82,5 +82,5 @@ class BpbAccounting(Check):
                     value = facts.evaluator.eval(n.right, fn)
                     if isinstance(value, float) and 1.0 < value < 10.0:
                         msg = f"BPB divides by a constant {value} bytes per token instead of the validation bytes"
-                        return [Detection("BPB-CODE-001", id(fn) in facts.trace.reached, False, msg, (fn.unit.evidence(n.lineno),), 0.7)]
+                        return [Detection("BPB-CODE-001", id(fn) in facts.trace.reached, None, msg, (fn.unit.evidence(n.lineno),), 0.7)]
         return []

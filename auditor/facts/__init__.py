@@ -45,6 +45,7 @@ class Facts:
     flow: Flow
     trace: Trace
     env: dict[str, str] = field(default_factory=dict)
+    full: "Facts | None" = None  # the same program with every branch followed (code present but switched off)
 
     # -- locations ------------------------------------------------------------------------------
     def evidence(self, ev: TraceEvent) -> Evidence:
@@ -77,7 +78,7 @@ class Facts:
         """The main training loop: the last outermost loop of `main` that steps an optimizer on training data."""
         counts: dict[int, tuple[int, LoopRef]] = {}
         for u in self.updates:
-            if u.step.root == "main" and L.TRAIN in u.data and L.VAL not in u.data and u.step.loops:
+            if u.step.root == "main" and L.TRAIN in u.data and u.step.loops:
                 loop = u.step.loops[0]
                 n, _ = counts.get(loop.id, (0, loop))
                 counts[loop.id] = (n + 1, loop)
@@ -114,10 +115,17 @@ class Facts:
 
 
 def compute_facts(submission: Submission, env: dict[str, str] | None = None) -> Facts:
+    """Two views of one program: `live` follows only the branches the environment can take; its
+    `full` twin follows every branch and traces uncalled functions, to report what is switched off."""
     env = dict(env or {})
     program = build_program(submission)
     evaluator = Evaluator(program, env)
-    flow = Flow(program, evaluator)
-    flow.run()
-    trace = build_trace(flow, program.module_body[id(submission.main)])
-    return Facts(submission, program, evaluator, flow, trace, env)
+    views = []
+    for prune in (True, False):
+        flow = Flow(program, evaluator, prune=prune)
+        flow.run()
+        trace = build_trace(flow, program.module_body[id(submission.main)], dead_roots=not prune)
+        views.append(Facts(submission, program, evaluator, flow, trace, env))
+    live, full = views
+    live.full = full
+    return live

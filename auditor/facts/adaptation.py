@@ -54,11 +54,16 @@ def classify(facts) -> list[Adaptation]:
 
 
 def _frame_scores(facts, u) -> list[TraceEvent]:
-    scores = [s for s in facts.scores if s.root == u.step.root]
-    if u.local or u.fresh:  # a copy or a fresh delta only affects scoring inside the same call
-        depth = len(u.step.calls)
-        scores = [s for s in scores if s.calls[:depth] == u.step.calls]
-    return scores
+    return [s for s in facts.scores if s.root == u.step.root]
+
+
+def _same_invocation(s: TraceEvent, step: TraceEvent) -> bool:
+    """Whether `s` runs inside the call that holds the step's outermost loop (a local copy's lifetime)."""
+    owner = step.loops[0].fn if step.loops else step.fn
+    chain = [c[0] for c in step.calls] + [step.fn]
+    depth = next((d for d, fn in enumerate(chain) if fn is owner), len(step.calls))
+    s_chain = [c[0] for c in s.calls] + [s.fn]
+    return s.calls[:depth] == step.calls[:depth] and len(s_chain) > depth and s_chain[depth] is owner
 
 
 def _classify_one(facts, u) -> Adaptation:
@@ -66,6 +71,8 @@ def _classify_one(facts, u) -> Adaptation:
     result = Adaptation(u, UNSCORED)
     outer_end = facts.trace.loop_spans[step.loops[0].id][1] if step.loops else step.index
     for s in _frame_scores(facts, u):
+        if exclusive(s, step) or (step.active and not s.active):
+            continue
         common = _common_loops(s.loops, step.loops)
         if common:
             repeat = [l for l in common if l.kind == "repeat"]
@@ -76,7 +83,7 @@ def _classify_one(facts, u) -> Adaptation:
                 result.before.append(s)
             else:
                 result.after.append(s)
-        elif s.index > outer_end:
+        elif s.index > outer_end and (not (u.local or u.fresh) or _same_invocation(s, step)):
             result.later.append(s)
     if u.fresh:
         result.kind = SLOT if (result.after or result.repeated or result.later) else UNSCORED
@@ -89,6 +96,12 @@ def _classify_one(facts, u) -> Adaptation:
     elif result.later and not u.local:
         result.kind = PREQUANT
     return result
+
+
+def exclusive(a: TraceEvent, b: TraceEvent) -> bool:
+    """Events on the two sides of one `if`/`else`: they never both run."""
+    guards = {(g.file, g.line): g.cond for g in a.guards}
+    return any((g.file, g.line) in guards and guards[(g.file, g.line)] != g.cond for g in b.guards)
 
 
 def _common_loops(a: tuple[LoopRef, ...], b: tuple[LoopRef, ...]) -> list[LoopRef]:

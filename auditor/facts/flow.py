@@ -67,15 +67,19 @@ class BranchItem:
 Item = Union[Event, CallItem, LoopItem, BranchItem]
 
 _NO_GRAD_CTX = {"no_grad", "inference_mode"}
+_BYTE_SEQUENCE_OPS = {"encode", "lstrip", "rstrip", "strip", "replace", "removeprefix", "join", "tobytes", "frombuffer", "list",
+                      "bytes", "bytearray", "array", "tensor", "as_tensor", "from_numpy", "concatenate", "cat", "repeat",
+                      "append", "extend", "get", "to", "numpy", "tolist", "astype", "iter", "reversed", "enumerate", "zip"}
 _EXITS = (ast.Return, ast.Continue, ast.Break, ast.Raise)
 
 
 class Flow:
     """Labels and item trees for every function of a program."""
 
-    def __init__(self, program: Program, evaluator: Evaluator):
+    def __init__(self, program: Program, evaluator: Evaluator, prune: bool = False):
         self.program = program
         self.ev = evaluator
+        self.prune = prune  # follow only branches the environment can take (the "live" view)
         self.vars: dict[int, dict[str, set[str]]] = {id(f): {} for f in program.functions}
         self.returns: dict[int, frozenset[str]] = {id(f): EMPTY for f in program.functions}
         self.attr_stores: dict[int, dict[str, frozenset[str]]] = {id(f): {} for f in program.functions}
@@ -85,6 +89,7 @@ class Flow:
         self.data_loops: set[int] = set()
         self.tables: set[str] = set()  # names of count tables written with validation-data keys
         self.returned: dict[int, set[str]] = {id(f): _returned_names(f) for f in program.functions}
+        self.accumulators: dict[int, set[str]] = {id(f): _augmented_names(f) for f in program.functions}
         self.items: dict[int, list[Item]] = {}
         self.locals_cache: dict[int, dict[str, Function]] = {id(f): local_functions(program, f) for f in program.functions}
         self.module_classes = {n for n, infos in program.classes.items() if any(program.is_subclass_of(i, ("Module",)) for i in infos)}
@@ -180,8 +185,10 @@ class _Walker:
             if isinstance(stmt, ast.If) and not stmt.orelse and stmt.body and isinstance(stmt.body[-1], _EXITS):
                 # `if not enabled: return` guards the rest of the block
                 items.extend(self.statement(stmt))
-                rest = self.block(stmts[i + 1:])
                 truth = self._truth(stmt.test)
+                if self.flow.prune and truth is not None:
+                    return items if truth else items + self.block(stmts[i + 1:])
+                rest = self.block(stmts[i + 1:])
                 items.append(BranchItem(stmt, self.fn, None if truth is None else not truth, "not (" + _text(stmt.test) + ")", rest, []))
                 return items
             items.extend(self.statement(stmt))
@@ -198,6 +205,8 @@ class _Walker:
             self.oracle_compare(stmt.test)
             head = self.take()
             truth = self._truth(stmt.test)
+            if self.flow.prune and truth is not None:
+                return head + self.block(stmt.body if truth else stmt.orelse)
             return head + [BranchItem(stmt, self.fn, truth, _text(stmt.test), self.block(stmt.body), self.block(stmt.orelse))]
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
             iter_labels = self.label(stmt.iter)
@@ -358,6 +367,20 @@ class _Walker:
             return frozenset().union(*(self.label(p) for p in parts)) | frozenset().union(*(self.label(g.iter) for g in node.generators))
         if isinstance(node, ast.Lambda):
             return self.label(node.body)
+        if isinstance(node, ast.IfExp):
+            test = self.label(node.test)
+            truth = self._truth(node.test)
+            if self.flow.prune and truth is not None:
+                return test | self.label(node.body if truth else node.orelse)
+            saved, self.pending = self.pending, []
+            body = self.label(node.body)
+            body_items, self.pending = self.pending, []
+            orelse = self.label(node.orelse)
+            else_items = self.pending
+            self.pending = saved
+            if body_items or else_items:
+                self.pending.append(BranchItem(node, self.fn, truth, _text(node.test), body_items, else_items))
+            return test | body | orelse
         if isinstance(node, ast.NamedExpr):
             value = self.label(node.value)
             self.bind(node.target, value)
@@ -367,7 +390,7 @@ class _Walker:
             if isinstance(child, (ast.expr, ast.comprehension, ast.keyword)):
                 out |= self.label(child.value if isinstance(child, ast.keyword) else child)
         if isinstance(node, ast.Compare):
-            return frozenset(x for x in out if not x.startswith(L.TBL)) | ({L.TBLIDX} if any(x.startswith(L.TBL) for x in out) else EMPTY)
+            return frozenset(x for x in out if not x.startswith(L.TBL) and x != L.BYTES) | ({L.TBLIDX} if any(x.startswith(L.TBL) for x in out) else EMPTY)
         return frozenset(out)
 
     def subscript(self, node: ast.Subscript) -> frozenset[str]:
@@ -389,7 +412,9 @@ class _Walker:
         table = _table_name(node.value)
         if table in self.flow.tables:
             out = out | {L.TBL + table}
-        if L.TGT in index:
+        if L.BYTES in value and L.TGT in index:
+            out = out | {L.BYTES}
+        if L.TGT in index and table in self.flow.tables:
             out = out | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
         return out
 
@@ -417,7 +442,7 @@ class _Walker:
             init = [c for c in callees if c.name == "__init__"]
             self.program_call(node, init, arg_labels, kw_labels, EMPTY, method=True)
             cls = _call_name(node)
-            out = frozenset(x for x in all_args if x in L.DATA or x.startswith(L.FILE) or L.is_param(x)) | {L.LOCAL}
+            out = frozenset(x for x in all_args if x in L.DATA or x.startswith(L.FILE) or L.is_param(x))
             if cls in self.flow.optimizer_classes or cls.endswith(("Optimizer", "Muon")):
                 out = frozenset(x for x in all_args if x in (L.FRESH, L.LOCAL) or L.is_param(x)) | {L.OPT}
             return out
@@ -527,9 +552,10 @@ class _Walker:
                     for n in _names(index):
                         self.flow.add_target(self.fn, n)
                     return _as_selector(receiver, self.label(index)) - {L.TGT, L.NORM, L.MODEL}
-                if L.TGT in self.label(index):
+                if L.TGT in self.label(index) and _table_name(func.value) in self.flow.tables:
                     return base | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
-        if name in ("get", "take") and L.TGT in all_args and not (receiver & {L.NORM, L.MODEL}):
+        if name in ("get", "take") and L.TGT in all_args and not (receiver & {L.NORM, L.MODEL}) and \
+                _table_name(func.value if isinstance(func, ast.Attribute) and name == "get" else (node.args[0] if node.args else func)) in self.flow.tables:
             return base | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
         if name in L.NORM_FUNCS:
             normed = {L.NORMED + x[len(L.TBL):] for x in base if x.startswith(L.TBL)}
@@ -552,8 +578,10 @@ class _Walker:
             return receiver | {L.FRESH}
         if name == "deepcopy":
             return (all_args - {L.OPT}) | {L.LOCAL}
-        if name in ("id_to_piece", "IdToPiece", "decode", "encode", "decode_ids", "piece_to_id") and (all_args | receiver) & {L.TGT}:
+        if name in ("id_to_piece", "IdToPiece", "decode_ids", "DecodeIds", "id_to_bytes"):
             return base | {L.BYTES}
+        if L.BYTES in base and name not in _BYTE_SEQUENCE_OPS:
+            base = base - {L.BYTES}  # a count, a flag or a number computed from bytes: not the bytes themselves
         if name in L.TABLE_METHODS or qual.endswith("add.at"):
             keys = arg_labels[1] if len(arg_labels) > 1 else all_args
             if keys & {L.VAL} or _param_like(keys):
@@ -614,14 +642,16 @@ class _Walker:
         if not augmented:
             if isinstance(target, ast.Subscript):
                 pass
-            elif isinstance(target, ast.Name) and target.id in self.flow.returned[id(self.fn)] and _is_reduction(value_node):
-                pass
+            elif isinstance(target, ast.Name) and target.id in self.flow.returned[id(self.fn)] and _is_reduction(value_node) \
+                    and not {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]:
+                pass  # `loss = nll.sum()` reported directly (not a ratio of running sums)
             elif not (isinstance(value_node, ast.BinOp) and isinstance(value_node.op, (ast.Add, ast.Sub)) and _text(target) in {_text(n) for n in ast.walk(value_node)}):
                 return
         self.score_event(stmt, target, value, value_node)
 
     def score_event(self, node: ast.AST, target: ast.expr, value: frozenset[str], value_node: ast.AST) -> None:
-        if L.LOSS not in value or not (value & {L.VAL} or _param_like(value)):
+        """A candidate: the trace keeps it as a score when, at the call site, it is a loss on validation data."""
+        if not ((L.LOSS in value or _param_like(value)) and (value & {L.VAL} or _param_like(value))):
             return
         names = {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)}
         from_bwd = bool(names & self.flow.bwd_vars[id(self.fn)])
@@ -714,6 +744,11 @@ def _returned_names(fn: Function) -> set[str]:
     return returned
 
 
+def _augmented_names(fn: Function) -> set[str]:
+    """Running sums of a function: names that are targets of `+=` / `-=`."""
+    return {n.target.id for n in ast.walk(fn.node) if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+
+
 def _declarations(fn: Function) -> tuple[set[str], set[str]]:
     """Names a function declares `nonlocal` and `global` (its own body, not nested definitions)."""
     nonlocals: set[str] = set()
@@ -758,12 +793,20 @@ def _base_name(node: ast.AST) -> str | None:
 
 
 def _names(node: ast.AST) -> set[str]:
-    """Variables an index expression is built from (`y.view(-1)` -> y; `tokens[i + 1]` -> tokens, i)."""
-    out = set()
-    for n in ast.walk(node):
-        if isinstance(n, ast.Name):
-            out.add(n.id)
-    return out
+    """The array an index expression selects with: `y.view(-1, 1)` -> y, `tgt[0, s:, None]` -> tgt.
+
+    Only the root is a target; positions and offsets used to slice it are not.
+    """
+    while True:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            node = node.func.value
+        elif isinstance(node, (ast.Subscript, ast.Starred)):
+            node = node.value
+        elif isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name) and node.value.id == "self"):
+            node = node.value
+        else:
+            break
+    return {node.id} if isinstance(node, ast.Name) else set()
 
 
 def _kw_true(node: ast.Call, name: str) -> bool:

@@ -104,7 +104,9 @@ class _Builder:
                               no_grad or item.no_grad, stack + (id(callee),))
             elif isinstance(item, LoopItem):
                 self.next_loop += 1
-                ref = LoopRef(self.next_loop, item.kind, item.fn, getattr(item.node, "lineno", 0), substitute(item.iter_labels, mapping))
+                iter_labels = substitute(item.iter_labels, mapping)
+                kind = "data" if item.kind == "data" or iter_labels & {"VAL", "TRAIN"} else "repeat"
+                ref = LoopRef(self.next_loop, kind, item.fn, getattr(item.node, "lineno", 0), iter_labels)
                 start = len(self.trace.events)
                 self.walk(item.items, mapping, loops + (ref,), guards, calls, no_grad, stack)
                 self.trace.loop_spans[ref.id] = (start, len(self.trace.events) - 1)
@@ -125,12 +127,14 @@ def item_fn(item: CallItem, stack: tuple[int, ...], flow: Flow) -> Function:
     return flow.fn_by_id[stack[-1]]
 
 
-def build_trace(flow: Flow, entry: Function) -> Trace:
+def build_trace(flow: Flow, entry: Function, dead_roots: bool = True) -> Trace:
     """The main trace from `entry`, then inactive traces for functions with events never reached."""
     _mark_event_functions(flow)
     trace = Trace()
     trace.reached.add(id(entry))
     _Builder(flow, trace, "main", True).walk(flow.items[id(entry)], {}, (), (), (), entry.no_grad, (id(entry),))
+    if not dead_roots:
+        return trace
     called = {id(c) for items in flow.items.values() for c in _callees(items)}
     for fn in flow.program.functions:
         if id(fn) in trace.reached or not flow.has_events.get(id(fn)) or id(fn) in called or fn.name == "<module>":

@@ -224,9 +224,26 @@ def _dotted(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
+_UNKNOWN_EXPR = ast.Name(id="<unknown>", ctx=ast.Load())  # evaluates to UNKNOWN
+
+
 def _assignments(stmt: ast.stmt) -> list[tuple[ast.expr, ast.expr]]:
+    """(target, value) pairs a statement binds; values that cannot be paired evaluate to UNKNOWN."""
     if isinstance(stmt, ast.Assign):
-        return [(t, stmt.value) for t in stmt.targets if isinstance(t, (ast.Name, ast.Attribute))]
+        out: list[tuple[ast.expr, ast.expr]] = []
+        for t in stmt.targets:
+            if isinstance(t, (ast.Name, ast.Attribute)):
+                out.append((t, stmt.value))
+            elif isinstance(t, (ast.Tuple, ast.List)):
+                values = stmt.value.elts if isinstance(stmt.value, (ast.Tuple, ast.List)) and len(stmt.value.elts) == len(t.elts) else None
+                for i, elt in enumerate(t.elts):
+                    if isinstance(elt, (ast.Name, ast.Attribute)):
+                        out.append((elt, values[i] if values else _UNKNOWN_EXPR))
+        return out
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, (ast.Name, ast.Attribute)):
+        return [(stmt.target, _UNKNOWN_EXPR)]
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return [(n, _UNKNOWN_EXPR) for n in ast.walk(stmt.target) if isinstance(n, ast.Name)]
     if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
         value = stmt.value
         if isinstance(value, ast.Call) and getattr(value.func, "id", getattr(value.func, "attr", "")) == "field":

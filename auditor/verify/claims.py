@@ -1,0 +1,256 @@
+"""Numbers stated in README.md and submission.json against what the logs show (RULES.md SUB-007,
+STAT-001 units). Each mismatch is a finding that quotes both values."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from auditor.verify import stats
+from auditor.verify.context import Context, at_key, at_line
+from auditor.verify.size import artifact_bytes
+from auditor.verify.timing import eval_time
+from reports.model import Finding
+
+_NATS = re.compile(r"(?<![\w.])([-+]?\d*\.\d+)\s*nats?\b", re.I)
+_BPB_LIKE = re.compile(r"(?<![\w.])([0-2]\.\d{3,})(?![\w.])")
+_HEADLINE = re.compile(r"val[_ ]bpb\W{0,6}?(\d\.\d{3,})", re.I)
+_SEEDS_WORD = re.compile(r"\b(\d+|one|two|three|four|five|single)[- ]seeds?\b", re.I)
+_WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+_MB = re.compile(r"(?<![\w.])(\d{1,2}\.\d{1,4})\s*(MB|MiB)\b")
+_HEADLINE_LINES = 12
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One compared statement, kept in the verify block whether it holds or not."""
+
+    source: str  # "README.md:12" or "submission.json:bytes_total"
+    what: str
+    claimed: str
+    logs: str
+    holds: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"source": self.source, "what": self.what, "claimed": self.claimed, "logs": self.logs,
+                "holds": self.holds}
+
+
+def _near(value: float, target: float, text: str) -> bool:
+    """Equal within half a unit of the decimals `text` was written with."""
+    dec = len(text.split(".", 1)[1]) if "." in text else 0
+    return abs(value - target) <= 0.5 * 10.0 ** -dec + 1e-12
+
+
+def _bpb_values(ctx: Context) -> list[float]:
+    vals = [r.metric.val_bpb for r in ctx.ev.runs if r.metric is not None]
+    return vals + ([stats.mean(vals)] if vals else [])
+
+
+def check_units(ctx: Context) -> list[Finding]:
+    """STAT-UNITS-001: a gain stated in nats that is the difference of two BPB numbers.
+
+    Source: README (the 0.005 margin is in nats of val_loss per token); seed thread #478
+    ("beats SOTA (1.14276) by 0.016 nats" where 1.14276 - 1.12676 is BPB)."""
+    ours = _bpb_values(ctx)
+    if not ours:
+        return []
+    rows = [r for r in ctx.ev.runs if r.metric is not None]
+    ratio = stats.mean([r.metric.val_loss / r.metric.val_bpb for r in rows])  # type: ignore[union-attr]
+    if abs(ratio - 1.0) < 0.1:  # per-token nats and BPB nearly coincide (byte-level models)
+        return []
+    readme = ctx.ev.layout.rel(ctx.ev.layout.readme) if ctx.ev.layout.readme else "README.md"
+    numbers = [float(x) for x in _BPB_LIKE.findall(ctx.ev.readme)]
+    out = []
+    reported: set[str] = set()
+    for lineno, line in enumerate(ctx.ev.readme.splitlines(), 1):
+        for m in _NATS.finditer(line):
+            text = m.group(1).lstrip("+-")
+            x = float(text)
+            if x == 0 or text in reported:
+                continue
+            pair = next(((a, b) for a in numbers for b in ours
+                         if a > b and _near(a - b, x, text) and not _near(x, 0.0, text)), None)
+            if pair is None:
+                continue
+            reported.add(text)
+            a, b = pair
+            out.append(ctx.finding(
+                "STAT-UNITS-001",
+                f"README states a gain of {text} nats, but {a:g} - {b:.5f} = {a - b:.5f} is a difference in BPB; "
+                f"in nats it is about {x * ratio:.4f} per token (x{ratio:.3f} = val_loss/val_bpb of these logs) "
+                f"or {x * math.log(2):.4f} per byte (x ln 2)",
+                at_line(readme, lineno, line.strip())))
+    sub = ctx.ev.submission
+    for key, value in sub.data.items():
+        if key.endswith("_nats") and key.startswith("delta"):
+            twin = sub.number(key[: -len("_nats")] + "_bpb")
+            nats = sub.number(key)
+            if twin is not None and nats is not None and nats != 0 and abs(nats - twin) < 1e-9:
+                out.append(ctx.finding("STAT-UNITS-001", f"submission.json {key} = {value} equals "
+                                                         f"{key[:-5]}_bpb: the BPB delta is reported as nats",
+                                       at_key(ctx.ev, key)))
+    return out
+
+
+def _readme_claims(ctx: Context) -> list[Claim]:
+    ev = ctx.ev
+    readme = ev.layout.rel(ev.layout.readme) if ev.layout.readme else "README.md"
+    lines = ev.readme.splitlines()
+    scored = [r for r in ev.runs if r.metric is not None]
+    claims: list[Claim] = []
+    if scored:
+        vals = [r.metric.val_bpb for r in scored]  # type: ignore[union-attr]
+        official = [m.val_bpb for log in ev.logs for m in log.official_metrics()]
+        for i, line in enumerate(lines[:_HEADLINE_LINES], 1):
+            m = _HEADLINE.search(line)
+            if m:
+                text, v = m.group(1), float(m.group(1))
+                ok = any(_near(x, v, text) for x in [stats.mean(vals), *official])
+                claims.append(Claim(f"{readme}:{i}", "headline val_bpb", text,
+                                    f"mean {stats.mean(vals):.5f} over {len(vals)} seed(s)", ok))
+                break
+        counts = [(i, m.group(0), m.group(1).lower()) for i, line in enumerate(lines, 1)
+                  for m in _SEEDS_WORD.finditer(line)]
+        if counts:
+            stated = {_WORDS.get(c, int(c) if c.isdigit() else 0) for _, _, c in counts}
+            if len(scored) not in stated:
+                i, phrase, _ = counts[0]
+                claims.append(Claim(f"{readme}:{i}", "number of seeds", phrase,
+                                    f"{len(scored)} seed log(s) with a score", False))
+    claims.extend(_table_claims(ctx, readme, lines))
+    return claims
+
+
+def _table_claims(ctx: Context, readme: str, lines: list[str]) -> list[Claim]:
+    runs = {r.seed: r for r in ctx.ev.runs if r.metric is not None}
+    out = []
+    for i, line in enumerate(lines, 1):
+        cells = [c.strip(" *`") for c in line.strip().strip("|").split("|")] if line.lstrip().startswith("|") else []
+        if len(cells) < 2 or not cells[0].isdigit() or int(cells[0]) not in runs:
+            continue
+        run = runs[int(cells[0])]
+        row = " | ".join(cells[1:])
+        bpbs = [t for t in _BPB_LIKE.findall(row) if len(t.split(".")[1]) >= 4 and 0.8 < float(t) < 2.0]
+        official = [m.val_bpb for m in run.log.official_metrics()] + [m.val_bpb for m in run.log.metrics]
+        if bpbs and not any(_near(v, float(t), t) for t in bpbs for v in official):
+            out.append(Claim(f"{readme}:{i}", f"seed {run.seed} val_bpb", ", ".join(bpbs),
+                             f"{run.metric.val_bpb:.8f} ({run.metric.label})", False))  # type: ignore[union-attr]
+        size = artifact_bytes(run)
+        for num, unit in _MB.findall(row):
+            if size is None:
+                continue
+            scale = 1e6 if unit == "MB" else 2 ** 20
+            models = list(run.log.model_bytes.values()) + list(run.train.model_bytes.values())
+            ok = any(_near(b / scale, float(num), num) or _near(b / 2 ** 20, float(num), num) for b in [size, *models])
+            if not ok:
+                out.append(Claim(f"{readme}:{i}", f"seed {run.seed} size", f"{num} {unit}",
+                                 f"{size:,} bytes ({size / 1e6:.2f} MB)", False))
+    return out
+
+
+def _close(a: float, b: float, rel: float = 0.005) -> bool:
+    return abs(a - b) <= max(rel * max(abs(a), abs(b)), 1.0)
+
+
+def _submission_claims(ctx: Context) -> list[Claim]:
+    ev, sub = ctx.ev, ctx.ev.submission
+    name = ev.file(sub.path) if sub.path else "submission.json"
+    runs = {r.seed: r for r in ev.runs}
+    claims: list[Claim] = []
+    sizes = {s: b for s, b in ((r.seed, artifact_bytes(r)) for r in ev.runs) if b is not None}
+    total = sub.number("bytes_total")
+    if total is not None and sizes:
+        vals = list(sizes.values())
+        ok = any(abs(total - v) <= 1 for v in [*vals, stats.mean(vals), max(vals)])
+        claims.append(Claim(f"{name}:bytes_total", "artifact bytes", f"{total:,.0f}",
+                            ", ".join(f"seed {s}: {b:,}" for s, b in sorted(sizes.items())), ok))
+    code = sub.number("bytes_code")
+    logged_code = {int(h.value) for r in ev.runs for h in (r.train.code_bytes, r.train.code_bytes_raw,  # type: ignore[arg-type]
+                                                            r.train.code_bytes_compressed) if h is not None}
+    if code is not None and logged_code:
+        claims.append(Claim(f"{name}:bytes_code", "code bytes", f"{code:,.0f}",
+                            ", ".join(f"{c:,}" for c in sorted(logged_code)), int(code) in logged_code))
+    if sub.seeds is not None and ev.runs:
+        logged, claimed = sorted(runs), sorted(set(sub.seeds))
+        claims.append(Claim(f"{name}:seeds", "seeds", str(claimed), f"logs: {logged}", logged == claimed))
+    for seed, row in sorted(sub.seed_claims.items()):
+        run = runs.get(seed)
+        if run is None:
+            continue
+        size, log = artifact_bytes(run), run.train
+        checks = [("artifact_bytes", size), ("bytes_total", size), ("steps", log.steps),
+                  ("train_time_ms", log.train_ms), ("train_time_s", log.train_ms / 1000 if log.train_ms else None),
+                  ("eval_time_s", eval_time(run.log).seconds),
+                  ("eval_time_ms", eval_time(run.log).seconds * 1000 if eval_time(run.log).seconds else None),
+                  ("step_avg_ms", log.step_avg_ms)]
+        for key, actual in checks:
+            if key not in row or actual is None:
+                continue
+            value = row[key]
+            models = set(log.model_bytes.values())
+            ok = _close(value, actual) if key not in ("artifact_bytes", "bytes_total", "steps") else (
+                abs(value - actual) <= 1 or (key != "steps" and int(value) in models))
+            claims.append(Claim(f"{name}:seed_results.{seed}.{key}", f"seed {seed} {key}", f"{value:g}",
+                                f"{actual:,.6g}", ok))
+    single = next(iter(runs.values())) if len(runs) == 1 else None
+    if single is not None:
+        for key, actual in (("step_stop", single.train.steps),
+                            ("wallclock_seconds", single.train.train_ms / 1000 if single.train.train_ms else None),
+                            ("eval_time_seconds", eval_time(single.log).seconds)):
+            value = sub.number(key)
+            if value is not None and actual is not None:
+                ok = value == actual if key == "step_stop" else _close(value, actual, 0.01)
+                claims.append(Claim(f"{name}:{key}", key, f"{value:g}", f"{actual:g}", ok))
+    claims.extend(_compliance_claims(ctx, name))
+    return claims
+
+
+def _compliance_claims(ctx: Context, name: str) -> list[Claim]:
+    comp = ctx.ev.submission.data.get("compliance")
+    if not isinstance(comp, dict):
+        return []
+    runs = ctx.ev.runs
+    cap_b = int(ctx.limit("artifact_bytes_max"))
+    cap_t = float(ctx.limit("train_seconds_max")) * 1000
+    cap_e = float(ctx.limit("eval_seconds_max"))
+    sizes = [b for b in (artifact_bytes(r) for r in runs) if b is not None]
+    slack = float(ctx.param("TIME-001", "tolerance_steps"))
+    trains = [(r.train.train_ms, slack * (r.train.step_avg_ms or 0.0)) for r in runs if r.train.train_ms is not None]
+    evals = [s for s in (eval_time(r.log).seconds for r in runs) if s is not None]
+    facts = {
+        "artifact_under_16mb": (bool(sizes) and max(sizes) <= cap_b, f"max artifact {max(sizes):,} B" if sizes else ""),
+        "train_under_600s": (bool(trains) and all(ms <= cap_t + avg for ms, avg in trains),
+                             f"max train {max(ms for ms, _ in trains):,.0f} ms" if trains else ""),
+        "eval_under_600s": (bool(evals) and max(evals) <= cap_e, f"max eval {max(evals):.1f} s" if evals else ""),
+        "three_seeds": (sum(1 for r in runs if r.metric) >= 3, f"{sum(1 for r in runs if r.metric)} scored seed(s)"),
+    }
+    facts["training_under_600s"] = facts["train_under_600s"]
+    facts["artifact_under_16_mb"] = facts["artifact_under_16mb"]
+    out = []
+    for key, (holds, shown) in facts.items():
+        if comp.get(key) is True and shown:
+            out.append(Claim(f"{name}:compliance.{key}", f"compliance {key}", "true", shown, holds))
+    return out
+
+
+def check_claims(ctx: Context) -> tuple[list[Claim], list[Finding]]:
+    """SUB-CLAIM-001: README and submission.json numbers (BPB, seeds, sizes, times, compliance) that the
+    logs contradict.
+
+    Source: cocohearts on #2139 (three_seeds=true with one log, 2026-05-02); RULES.md SUB-007."""
+    claims = _readme_claims(ctx) + _submission_claims(ctx)
+    findings = []
+    for c in claims:
+        if c.holds:
+            continue
+        file, _, where = c.source.partition(":")
+        if where.isdigit():
+            text = ctx.ev.readme.splitlines()[int(where) - 1].strip()
+            evidence = at_line(file, int(where), text)
+        else:
+            evidence = at_key(ctx.ev, where.split(".")[0])
+        findings.append(ctx.finding("SUB-CLAIM-001", f"{c.what}: {c.source} says {c.claimed}; the logs show {c.logs}",
+                                    evidence))
+    return claims, findings
+

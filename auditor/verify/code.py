@@ -1,0 +1,229 @@
+"""The submitted script as code: unwrap self-extracting stubs, find helper files it loads, bound
+its compressed size, and compare it with what the logs ran (RULES.md SIZE-002, SIZE-003, LOG-005)."""
+from __future__ import annotations
+
+import ast
+import base64
+import bz2
+import difflib
+import io
+import lzma
+import re
+import tokenize
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import brotli
+
+from auditor.verify.context import Context, at, at_line
+from auditor.verify.evidence import Evidence
+from reports.model import Finding
+
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+MAX_WRAPPER_BYTES = 2 * 1024 * 1024
+STUB_BYTES = 1024  # a script this small only hands over to another file
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "b85decode": base64.b85decode, "b64decode": base64.b64decode, "a85decode": base64.a85decode,
+    "b32decode": base64.b32decode, "standard_b64decode": base64.standard_b64decode,
+}
+
+
+def _bounded(data: bytes) -> bytes | None:
+    """Decompress with the first codec that accepts `data`, never producing more than the cap."""
+    attempts: list[Callable[[], bytes]] = [
+        lambda: lzma.LZMADecompressor().decompress(data, max_length=MAX_PAYLOAD_BYTES),
+        lambda: zlib.decompressobj(zlib.MAX_WBITS | 32).decompress(data, MAX_PAYLOAD_BYTES),
+        lambda: zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, MAX_PAYLOAD_BYTES),
+        lambda: brotli.Decompressor().process(data, output_buffer_limit=MAX_PAYLOAD_BYTES),
+        lambda: bz2.BZ2Decompressor().decompress(data, max_length=MAX_PAYLOAD_BYTES),
+    ]
+    for attempt in attempts:
+        try:
+            out = attempt()
+        except (lzma.LZMAError, zlib.error, brotli.error, OSError, ValueError, EOFError):
+            continue
+        if out:
+            return out
+    return None
+
+
+@lru_cache(maxsize=32)
+def unwrap(source: str) -> str | None:
+    """The payload of an `exec(decompress(b85decode("...")))` stub, or None when `source` is not one."""
+    if len(source) > MAX_WRAPPER_BYTES or "exec" not in source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        arg = node.args[0]
+        if name not in _DECODERS or not isinstance(arg, ast.Constant) or not isinstance(arg.value, (str, bytes)):
+            continue
+        if len(arg.value) < 200:
+            continue
+        try:
+            raw = _DECODERS[name](arg.value if isinstance(arg.value, bytes) else arg.value.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            continue
+        payload = _bounded(raw)
+        if payload is not None:
+            return payload.decode("utf-8", errors="replace")
+    return None
+
+
+def light_minify(source: str) -> str:
+    """Drop comments, docstrings and blank lines (a lower bound on what real minifiers keep)."""
+    kept: list[tuple[int, str]] = []
+    prev = tokenize.NEWLINE
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                continue
+            if tok.type == tokenize.STRING and prev in (tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE):
+                prev = tok.type
+                continue
+            kept.append((tok.type, tok.string))
+            prev = tok.type
+        text = tokenize.untokenize(kept)
+    except (tokenize.TokenError, IndentationError, SyntaxError, ValueError):
+        text = source
+    return re.sub(r"\n\s*\n+", "\n", text)
+
+
+def compressed_floor(source: str) -> int:
+    """The smallest of brotli-11 and xz-extreme over the source and its light minification."""
+    sizes = []
+    for text in {source, light_minify(source)}:
+        data = text.encode("utf-8")
+        sizes.append(len(brotli.compress(data, quality=11)))
+        sizes.append(len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)))
+    return min(sizes)
+
+
+@dataclass(frozen=True)
+class ScriptCode:
+    """The script as it runs: its text, the unwrapped payload, and helper files it loads."""
+
+    path: Path
+    text: str
+    payload: str | None
+    helpers: tuple[Path, ...]
+
+    @property
+    def runnable(self) -> str:
+        return self.payload if self.payload is not None else self.text
+
+    @property
+    def is_stub(self) -> bool:
+        return len(self.text.encode("utf-8")) < STUB_BYTES and bool(self.helpers)
+
+
+def _mentions(source: str, path: Path) -> bool:
+    stem, name = re.escape(path.stem), re.escape(path.name)
+    if re.search(rf"[\"'/\\]{name}[\"']|[\"']{name}[\"']", source):
+        return True
+    if path.suffix == ".py" and re.search(rf"^\s*(?:import\s+{stem}\b|from\s+{stem}\s+import\b)", source, re.M):
+        return True
+    return path.suffix != ".py" and re.search(rf"[\"']{stem}[\"']", source) is not None
+
+
+def script_code(ev: Evidence, offline: tuple[str, ...]) -> ScriptCode | None:
+    layout = ev.layout
+    if layout.script is None or ev.script is None:
+        return None
+    payload = unwrap(ev.script)
+    runnable = payload if payload is not None else ev.script
+    candidates = [p for p in layout.scripts + layout.native_files
+                  if p != layout.script and p.name not in offline]
+    helpers = tuple(p for p in candidates if _mentions(runnable, p))
+    return ScriptCode(layout.script, ev.script, payload, helpers)
+
+
+def _norm(text: str) -> list[str]:
+    return [ln.rstrip() for ln in text.replace("\r\n", "\n").strip("\n").split("\n")]
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def check_compressed_code(ctx: Context, code: ScriptCode | None) -> list[Finding]:
+    """SIZE-003: a logged compressed code size below every reproducible compression of the script.
+
+    Source: merged #1394/#1514/#1855 count compressed code; regina-openai on #1835 (the logged
+    number is what reviewers check)."""
+    if code is None:
+        return []
+    tol = float(ctx.param("SIZE-003", "tolerance"))
+    floor: int | None = None
+    out = []
+    for run in ctx.ev.runs:
+        log = run.train
+        hit = log.code_bytes_compressed
+        if hit is None:
+            continue
+        if floor is None:
+            floor = compressed_floor(code.runnable)
+        logged = int(hit.value)  # type: ignore[arg-type]
+        if logged < floor * (1 - tol):
+            out.append(ctx.finding(
+                "SIZE-003",
+                f"seed {run.seed}: the log counts {logged:,} compressed code bytes, but the smallest "
+                f"compression we can reproduce of {code.path.name} is {floor:,} bytes",
+                at(log, hit)))
+    return out
+
+
+def check_logged_source(ctx: Context, code: ScriptCode | None) -> list[Finding]:
+    """LOG-005: the seed logs ran the submitted script (embedded source and logged code size agree).
+
+    Source: RULES.md LOG-005; regina-openai on #1835 (the logged run is what is reviewed)."""
+    if code is None:
+        return []
+    texts = {code.path.name: code.text}
+    if code.payload is not None:
+        texts[f"{code.path.name} (unwrapped)"] = code.payload
+    for helper in code.helpers:
+        if helper.suffix == ".py":
+            texts[helper.name] = helper.read_text(encoding="utf-8", errors="replace")
+    normalized = {name: _norm(t) for name, t in texts.items()}
+    sizes = {len(t.encode("utf-8")) for t in texts.values()} | {_file_size(code.path)}
+    logs = {log.name: log for run in ctx.ev.runs for log in (run.log, run.train)}
+    problems, evidence = [], []
+    for log in sorted(logs.values(), key=lambda lg: lg.name):
+        notes = []
+        if log.source is not None:
+            embedded = _norm(log.source)
+            if embedded not in normalized.values():
+                name, best = max(normalized.items(), key=lambda kv: difflib.SequenceMatcher(
+                    None, kv[1], embedded, autojunk=False).quick_ratio())
+                notes.append(f"embedded source differs from {name} in {_changed_lines(best, embedded)} line(s)")
+                evidence.extend(at_line(log.name, log.source_line, log.source.split("\n", 1)[0]))
+        raw = log.code_bytes_raw or log.code_bytes
+        if raw is not None and int(raw.value) not in sizes:  # type: ignore[arg-type]
+            notes.append(f"ran {int(raw.value):,} bytes of code")  # type: ignore[arg-type]
+            evidence.extend(at(log, raw))
+        if notes:
+            problems.append(f"{log.name} ({'; '.join(notes)})")
+    if not problems:
+        return []
+    return [ctx.finding(
+        "LOG-005",
+        f"{len(problems)} of {len(logs)} seed log(s) did not run the submitted {code.path.name} "
+        f"({_file_size(code.path):,} bytes): " + ", ".join(problems),
+        tuple(evidence[:6]))]
+
+
+def _changed_lines(a: list[str], b: list[str]) -> int:
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")

@@ -1,0 +1,178 @@
+"""Folder checks (RULES.md §5): location and name, required files, standard file names, a script
+that compiles, declared third-party imports, and submission.json against its schema."""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+
+from auditor.verify.code import ScriptCode
+from auditor.verify.context import Context, at_key, at_line
+from reports.model import Finding
+
+_FOLDER_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_[^/]+$")
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)")
+
+
+def check_location(ctx: Context) -> list[Finding]:
+    """SUB-001: the folder is records/<track>/YYYY-MM-DD_<name>.
+
+    Source: README; 0hq on #53/#363; cocohearts on #1851 (YYYY-MM-DD_description)."""
+    layout = ctx.ev.layout
+    problems = []
+    if layout.track is None:
+        track = "record" if ctx.record_track else "non-record"
+        problems.append(f"the path shows no records/{'|'.join(ctx.rules.tracks.values())} directory "
+                        f"(checked as a {track}-track submission)")
+    if not _FOLDER_NAME.match(layout.name):
+        problems.append(f"the folder name {layout.name!r} is not YYYY-MM-DD_<description>")
+    return [ctx.finding("SUB-001", "; ".join(problems))] if problems else []
+
+
+def check_required(ctx: Context) -> list[Finding]:
+    """SUB-002: README.md, submission.json, the training script and a train log are present.
+
+    Source: README; valerio-oai on #529, #631, #639, #656, #674 (no submission.json or logs: not scorable)."""
+    layout = ctx.ev.layout
+    missing = []
+    if layout.readme is None:
+        missing.append("README.md")
+    if layout.submission is None:
+        missing.append("submission.json")
+    if layout.script is None:
+        missing.append("train_gpt.py")
+    if not any(log.is_train_log for log in ctx.ev.logs):
+        missing.append("a train log" + (" (the .log/.txt files here show no training run)" if layout.logs else ""))
+    return [ctx.finding("SUB-002", "missing: " + ", ".join(missing))] if missing else []
+
+
+def check_names(ctx: Context) -> list[Finding]:
+    """SUB-NAME-001: the script is train_gpt.py and the metadata is submission.json.
+
+    Source: README (records contain train_gpt.py and submission.json)."""
+    layout = ctx.ev.layout
+    odd = []
+    if layout.script is not None and layout.script.name != "train_gpt.py":
+        odd.append(f"the script is {layout.script.name}")
+    if layout.submission is not None and layout.submission.name != "submission.json":
+        odd.append(f"the metadata is {layout.submission.name}")
+    return [ctx.finding("SUB-NAME-001", "; ".join(odd) + " instead of the standard name")] if odd else []
+
+
+def check_compiles(ctx: Context, code: ScriptCode | None) -> list[Finding]:
+    """SUB-003: the submitted script (and an unwrapped payload) compiles; nothing is executed.
+
+    Source: README (the script must compile and run from inside the records folder)."""
+    if code is None:
+        return []
+    out = []
+    name = ctx.ev.layout.rel(code.path)
+    for label, text in ((name, code.text), (f"{name} (unwrapped payload)", code.payload)):
+        if text is None:
+            continue
+        try:
+            compile(text, label, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            line = exc.lineno or 1
+            snippet = (exc.text or "").strip()
+            out.append(ctx.finding("SUB-003", f"{label} does not compile: {exc.msg} (line {line})",
+                                   at_line(name, line, snippet)))
+        except (ValueError, RecursionError, MemoryError) as exc:
+            out.append(ctx.finding("SUB-003", f"{label} does not compile: {type(exc).__name__}: {exc}",
+                                   at_line(name, 1, "")))
+    return out
+
+
+def _optional(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """True when the import sits in a `try:` whose handlers catch ImportError (a fallback exists)."""
+    cur = parents.get(node)
+    while cur is not None:
+        if isinstance(cur, ast.Try):
+            for h in cur.handlers:
+                names = [h.type] if not isinstance(h.type, ast.Tuple) else list(h.type.elts)
+                if h.type is None or any(getattr(n, "id", getattr(n, "attr", "")) in
+                                         ("ImportError", "ModuleNotFoundError", "Exception") for n in names):
+                    return True
+        cur = parents.get(cur)
+    return False
+
+
+def third_party_imports(source: str, local: set[str]) -> dict[str, int]:
+    """Top-level modules imported unconditionally that are neither stdlib nor local files -> first line."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for full in names:
+            top = full.split(".")[0]
+            if top in sys.stdlib_module_names or top in local or top == "__future__" or _optional(node, parents):
+                continue
+            found.setdefault(top, node.lineno)
+    return found
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def check_requirements(ctx: Context, code: ScriptCode | None) -> list[Finding]:
+    """SUB-004: packages beyond the challenge's base requirements are declared in requirements.txt.
+
+    Source: README FAQ (2026-03-20): imports are allowed when listed in requirements.txt."""
+    if code is None:
+        return []
+    layout = ctx.ev.layout
+    local = {p.stem for p in layout.scripts} | {p.name for p in layout.root.iterdir() if p.is_dir()}
+    names = ctx.param("SUB-004", "import_names")
+    base = {_norm(r) for r in ctx.rules.base_requirements}
+    declared: set[str] = set()
+    if layout.requirements is not None:
+        for line in layout.requirements.read_text(encoding="utf-8", errors="replace").splitlines():
+            m = _REQUIREMENT.match(line)
+            if m and not line.lstrip().startswith(("#", "-")):
+                declared.add(_norm(m.group(1)))
+    readme = ctx.ev.readme.lower()
+    undeclared = []
+    for module, line in third_party_imports(code.runnable, local).items():
+        dist = _norm(names.get(module, module))
+        if dist in base or dist in declared or _norm(module) in declared:
+            continue
+        if re.search(rf"pip3? install[^\n]*\b{re.escape(dist)}\b|pip3? install[^\n]*\b{re.escape(module.lower())}\b",
+                     readme):
+            continue
+        undeclared.append((module, dist, line))
+    if not undeclared:
+        return []
+    where = "requirements.txt" if layout.requirements else "a requirements.txt (there is none)"
+    listing = ", ".join(f"{m} (package {d})" if _norm(m) != d else m for m, d, _ in undeclared)
+    name = layout.rel(code.path)
+    first = undeclared[0][2]
+    snippet = code.runnable.splitlines()[first - 1] if code.payload is None else ""
+    return [ctx.finding("SUB-004", f"imports {listing} beyond the base requirements, not listed in {where} "
+                                   f"or as a pip install in the README", at_line(name, first, snippet))]
+
+
+def check_submission_schema(ctx: Context) -> list[Finding]:
+    """SUB-006: submission.json is a JSON object that validates against submission.schema.json.
+
+    Source: README (name, GitHub id, val_bpb, related metadata); keys seen in merged records."""
+    sub = ctx.ev.submission
+    if sub.path is None:
+        return []
+    name = ctx.ev.file(sub.path)
+    if sub.error:
+        return [ctx.finding("SUB-006", f"{name} is {sub.error}", at_line(name, 1, ""))]
+    if not sub.schema_errors:
+        return []
+    first_key = sub.schema_errors[0].split(":", 1)[0].split("/")[0]
+    return [ctx.finding("SUB-006", f"{name} does not match the schema: " + "; ".join(sub.schema_errors),
+                        at_key(ctx.ev, first_key) if first_key != "(top level)" else at_line(name, 1, ""))]

@@ -1,0 +1,178 @@
+"""Seeds and their scores (RULES.md §3, SUB-005, SUB-007, LOG-001): which logs are which seed, whether
+every seed has an official score, whether submission.json's numbers are the logs' numbers, enough
+seeds for the record track, and one configuration across seeds."""
+from __future__ import annotations
+
+import re
+
+from auditor.verify import stats
+from auditor.verify.context import Context, at, at_end, at_key, at_line, at_metric
+from auditor.verify.evidence import decimals_of, family, same_number
+from reports.model import Finding
+
+
+def check_unreadable(ctx: Context) -> list[Finding]:
+    """LOG-READ-001: a log that is binary, unreadable or larger than the read cap.
+
+    Source: pgolf-audit hostile-input handling (a log that cannot be read cannot be evidence)."""
+    out = []
+    for name, lt in ctx.ev.unreadable:
+        why = lt.error or "binary content (NUL bytes or mostly undecodable)"
+        out.append(ctx.finding("LOG-READ-001", f"{name}: not read as a train log: {why}",
+                               at_line(name, 1, "")))
+    for log in ctx.ev.logs:
+        for note in log.notes:
+            out.append(ctx.finding("LOG-READ-001", f"{log.name}: {note}; facts between were not seen",
+                                   at_line(log.name, 1, "")))
+    return out
+
+
+def check_seed_identity(ctx: Context) -> list[Finding]:
+    """SUB-005: each train log names one seed, agreeing with its file name and with other logs of it.
+
+    Source: RULES.md SUB-005 / STAT-004 (seed logs are per seed; claims must match logs, #2139)."""
+    out = []
+    for log in ctx.ev.unseeded:
+        out.append(ctx.finding("SUB-005", f"{log.name}: a train log with no seed in its lines or its name",
+                               at_end(log, "no seed")))
+    for log in ctx.ev.logs:
+        stated = sorted({int(h.value) for h in log.seeds_stated})  # type: ignore[arg-type]
+        if len(stated) > 1:
+            out.append(ctx.finding("SUB-005", f"{log.name} states several seeds {stated}",
+                                   tuple(e for h in log.seeds_stated[:3] for e in at(log, h))))
+        elif stated and log.seed_from_name is not None and stated[0] != log.seed_from_name:
+            out.append(ctx.finding("SUB-005", f"{log.name} is named for seed {log.seed_from_name} but runs seed "
+                                              f"{stated[0]}", at(log, log.seed)))
+    for run in ctx.ev.runs:
+        if run.claim_matched or not run.duplicates or run.metric is None:
+            continue
+        others = [d for d in run.duplicates if d.official_metrics()]
+        scores = {round(run.metric.val_bpb, 6)} | {
+            round(m.val_bpb, 6) for d in others for m in d.official_metrics() if family(m.label) == family(run.metric.label)}
+        if len(scores) > 1:
+            out.append(ctx.finding(
+                "SUB-005", f"{len(others) + 1} logs for seed {run.seed} with different scores; "
+                           f"{run.log.name} was used, nothing in submission.json decides between them",
+                at_metric(run.log, run.metric)))
+    return out
+
+
+def check_scores(ctx: Context) -> list[Finding]:
+    """LOG-001 / LOG-SCORE-001: every seed has an official final-metric line, all of the same kind.
+
+    Source: LOG_FORMATS.md §6 (official lines; score-method consistency)."""
+    out = []
+    unscored = [r for r in ctx.ev.runs if r.metric is None]
+    if unscored:
+        out.append(ctx.finding("LOG-001", "no official final-metric line for seed(s) "
+                               + ", ".join(f"{r.seed} ({r.log.name})" for r in unscored),
+                               tuple(e for r in unscored for e in at_end(r.log, "no final metric"))))
+    kinds = {family(r.metric.label) for r in ctx.ev.runs if r.metric is not None}
+    if len(kinds) > 1:
+        listing = ", ".join(f"seed {r.seed}: {r.metric.label}" for r in ctx.ev.runs if r.metric is not None)
+        out.append(ctx.finding("LOG-SCORE-001", f"seeds are scored by different lines ({listing})",
+                               tuple(e for r in ctx.ev.runs for e in at_metric(r.log, r.metric))[:4]))
+    return out
+
+
+def scored(ctx: Context) -> list[tuple[int, float, float]]:
+    """(seed, val_bpb, val_loss) for every seed with an official score."""
+    return [(r.seed, r.metric.val_bpb, r.metric.val_loss) for r in ctx.ev.runs if r.metric is not None]
+
+
+def _any_line(ctx: Context, value: float) -> bool:
+    dec = decimals_of(value)
+    return any(same_number(m.val_bpb, value, m.decimals, dec) for log in ctx.ev.logs for m in log.official_metrics())
+
+
+def check_claimed_scores(ctx: Context) -> list[Finding]:
+    """SUB-007 / STAT-MEAN-001 / STAT-MEAN-002: submission.json's scores are the logs' scores.
+
+    Source: cocohearts on #1981/#1959 (claims must come from the logged run); RULES.md STAT-004
+    (mean within 1e-5); merged #414 (headline = its best seed, reported as info)."""
+    sub = ctx.ev.submission
+    out = []
+    for run in ctx.ev.runs:
+        if run.claim is not None and run.claim_matched is False:
+            shown = f"{run.metric.val_bpb:.8f} ({run.metric.label})" if run.metric else "no official line"
+            out.append(ctx.finding(
+                "SUB-007", f"submission.json claims val_bpb {run.claim} for seed {run.seed}; {run.log.name} "
+                           f"shows {shown}", at_metric(run.log, run.metric)))
+    rows = scored(ctx)
+    head = sub.val_bpb
+    if head is None or not rows:
+        return out
+    vals = [b for _, b, _ in rows]
+    m = stats.mean(vals)
+    dec = decimals_of(head)
+    tol = max(float(ctx.limit("mean_tolerance")), 0.5 * 10.0 ** -dec)
+    if abs(head - m) <= tol + 1e-12:
+        out.extend(_check_spread(ctx, rows))
+        return out
+    single = [s for s, b, _ in rows if same_number(b, head, 8, dec)]
+    if single and len(rows) > 1:
+        out.append(ctx.finding(
+            "STAT-MEAN-002", f"submission.json val_bpb {head} is seed {single[0]}'s score, not the "
+                             f"{len(rows)}-seed mean {m:.8f}", at_key(ctx.ev, "val_bpb")))
+    elif not single and _any_line(ctx, head):
+        out.append(ctx.finding(
+            "STAT-MEAN-001", f"submission.json val_bpb {head} is printed by a log but is not the mean "
+                             f"{m:.8f} of the seeds' official scores", at_key(ctx.ev, "val_bpb")))
+    elif not single:
+        out.append(ctx.finding(
+            "SUB-007", f"submission.json val_bpb {head} is neither the mean {m:.8f} of the {len(rows)} seed(s) "
+                       f"nor any final-metric line in the logs", at_key(ctx.ev, "val_bpb")))
+    return out
+
+
+def _check_spread(ctx: Context, rows: list[tuple[int, float, float]]) -> list[Finding]:
+    sub = ctx.ev.submission
+    out = []
+    checks = [("val_loss", stats.mean([l for _, _, l in rows]), "mean")]
+    if len(rows) > 1:
+        checks.append(("val_bpb_std", stats.std([b for _, b, _ in rows]), "sample std"))
+        checks.append(("val_loss_std", stats.std([l for _, _, l in rows]), "sample std"))
+    for key, value, what in checks:
+        claim = sub.number(key)
+        if claim is None:
+            continue
+        tol = max(float(ctx.limit("mean_tolerance")), 0.5 * 10.0 ** -decimals_of(claim))
+        alt = stats.std([b if key == "val_bpb_std" else l for _, b, l in rows], ddof=0) if "std" in key else value
+        if abs(claim - value) > tol + 1e-12 and abs(claim - alt) > tol + 1e-12:
+            out.append(ctx.finding("STAT-MEAN-001", f"submission.json {key} {claim} but the logs' {what} is {value:.8f}",
+                                   at_key(ctx.ev, key)))
+    return out
+
+
+def check_seed_count(ctx: Context) -> list[Finding]:
+    """STAT-004: a record needs at least three seeds (independently logged runs).
+
+    Source: README (2026-03-19); valerio-oai on #181; cocohearts on #1963, #2020, #2121, #2139."""
+    need = int(ctx.limit("min_seeds_record"))
+    seeds = [s for s, _, _ in scored(ctx)]
+    if not ctx.record_track or len(seeds) >= need:
+        return []
+    claimed = ctx.ev.submission.seeds
+    extra = f"; submission.json lists {list(claimed)}" if claimed and len(claimed) != len(seeds) else ""
+    return [ctx.finding("STAT-004", f"{len(seeds)} scored seed(s) {seeds} in the logs; a record needs "
+                                    f"{need}{extra}",
+                        tuple(e for r in ctx.ev.runs for e in at_metric(r.log, r.metric))[:3])]
+
+
+def check_same_config(ctx: Context) -> list[Finding]:
+    """STAT-CONFIG-001: all seeds run the same configuration (hyperparameters beyond seed/run id).
+
+    Source: cocohearts on #2124 (a seed from another configuration is rejected)."""
+    ignore = [re.compile(p) for p in ctx.param("STAT-CONFIG-001", "ignore")]
+    dumps = [(r.seed, r.train) for r in ctx.ev.runs if r.train.hparams]
+    if len(dumps) < 2:
+        return []
+    keys = sorted({k for _, log in dumps for k in log.hparams} - {k for k in
+                  {k for _, log in dumps for k in log.hparams} if any(p.search(k) for p in ignore)})
+    differing = [k for k in keys if len({log.hparams.get(k) for _, log in dumps}) > 1]
+    if not differing:
+        return []
+    shown = "; ".join(f"{k}: " + ", ".join(f"{s}={log.hparams.get(k, '(absent)')}" for s, log in dumps)
+                      for k in differing[:4])
+    more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
+    return [ctx.finding("STAT-CONFIG-001", f"hyperparameters differ across seeds: {shown}{more}")]
