@@ -166,7 +166,7 @@ class Outcome:
 
 
 def gate(repo: Path, base: str, head: str, *, strict: bool = False, repo_url: str | None = None,
-         sha: str | None = None, baseline: str | None = None, rules: Rules | None = None,
+         sha: str | None = None, baseline: str | None = None, smoke: bool = False, rules: Rules | None = None,
          audit: Audit | None = None, audit_env: dict[str, str] | None = None) -> Outcome:
     """Plan, audit and render; no printing, no files written (see `run`). `audit_env` is the submission's
     environment (flags) for the auditor, not this process's."""
@@ -190,7 +190,7 @@ def gate(repo: Path, base: str, head: str, *, strict: bool = False, repo_url: st
         with tempfile.TemporaryDirectory(prefix="pgolf-gate-") as tmp:
             path = export_folder(repo, head, p.folder, Path(tmp))
             try:
-                result = audit(path, env=audit_env, verify=True, baseline=baseline)
+                result = audit(path, env=audit_env, verify=True, baseline=baseline, **({"smoke": True} if smoke else {}))
             except Exception as exc:  # the auditor itself failed: not the submission's fault
                 raise GateError(f"auditing {p.folder} failed: {type(exc).__name__}: {exc}") from exc
             result.files = [os.path.relpath(f, path) if os.path.isabs(f) else f for f in result.files]
@@ -227,6 +227,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--markdown-out", type=Path, metavar="FILE", help="write the review comment here")
     p.add_argument("--repo-url", help="evidence links point here (default: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY)")
     p.add_argument("--baseline", help="what the significance test compares against (passed to the verifier)")
+    p.add_argument("--smoke", action="store_true",
+                   help="also run the verifier's sandboxed smoke test (needs the submission's dependencies)")
     p.add_argument("-C", dest="repo", type=Path, default=Path("."), metavar="DIR",
                    help="the git repository (default: the current directory)")
     p.set_defaults(func=run)
@@ -243,7 +245,7 @@ def run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
         sha = (event_head_sha(env) if args.head == "HEAD" else None) or \
             git(args.repo, "rev-parse", f"{args.head}^{{commit}}").strip()
         outcome = gate(args.repo, base, args.head, strict=args.strict, repo_url=repo_url, sha=sha,
-                       baseline=args.baseline, rules=rules)
+                       baseline=args.baseline, smoke=args.smoke, rules=rules)
     except GateError as exc:
         print(annotations.command("error", str(exc), title="pgolf-audit gate"))
         print(f"pgolf-audit gate: {exc}", file=sys.stderr)

@@ -42,17 +42,24 @@ class Check:
         return (sys.modules[cls.__module__].__doc__ or "").strip()
 
 
-def evidence_of(facts, *events, limit: int = 6) -> tuple[Evidence, ...]:
-    """Deduplicated evidence for trace events, in the order given."""
+def evidence_of(facts, *events, calls: bool = False, limit: int = 6) -> tuple[Evidence, ...]:
+    """Deduplicated evidence for trace events, in the order given; with `calls`, each event's call
+    sites follow it (outermost first), so a reviewer sees where a helper is invoked from."""
     seen: set[tuple[str, int]] = set()
     out: list[Evidence] = []
-    for ev in events:
-        if ev is None:
-            continue
-        e = facts.evidence(ev)
+
+    def add(e: Evidence) -> None:
         if (e.file, e.line) not in seen:
             seen.add((e.file, e.line))
             out.append(e)
+
+    for ev in events:
+        if ev is None:
+            continue
+        add(facts.evidence(ev))
+        if calls:
+            for caller, line in ev.calls:
+                add(caller.unit.evidence(line))
     return tuple(out[:limit])
 
 

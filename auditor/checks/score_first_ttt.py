@@ -23,7 +23,7 @@ References
 """
 from __future__ import annotations
 
-from ..facts.adaptation import SCORE_FIRST, classify
+from ..facts.adaptation import RESCORED, SCORE_FIRST, classify
 from . import Check, Detection, evidence_of
 
 
@@ -34,7 +34,7 @@ class ScoreFirstTTT(Check):
     def detect(self, facts) -> list[Detection]:
         out = []
         for a in classify(facts):
-            if a.kind != SCORE_FIRST:
+            if a.kind not in (SCORE_FIRST, RESCORED):
                 continue
             first = a.before[0]
             msg = (f"trains on validation tokens at {facts.evidence(a.update.step).file}:{facts.evidence(a.update.step).line} "

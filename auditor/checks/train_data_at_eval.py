@@ -33,19 +33,29 @@ from . import Check, Detection, evidence_of
 _CLOCK = re.compile(r"wall|clock|time|budget|deadline|cap|limit|ms\b|seconds", re.I)
 
 
-def timed_reserve(facts) -> ast.AST | None:
-    """The statement that shortens the training budget (`cap -= reserve`, `cap - reserve`), if any."""
+def timed_reserve(facts):
+    """(function, statement) that shortens the training budget (`cap -= reserve`, `cap - reserve`):
+    searched in the training loop's function and in every function on the call path to it."""
     loop = facts.training_loop
     if loop is None:
         return None
-    fn = loop.fn
+    step = next((u.step for u in facts.updates if u.step.inside(loop)), None)
+    scope = [loop.fn] + ([c[0] for c in step.calls] if step else [])
+    for fn in scope:
+        found = _reserve_in(facts, fn)
+        if found is not None:
+            return fn, found
+    return None
+
+
+def _reserve_in(facts, fn):
     for node in ast.walk(fn.node):
         pair = None
         if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub):
             pair = (node.target, node.value)
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
             pair = (node.left, node.right)
-        if pair and _CLOCK.search(ast.unparse(pair[0])) and not re.search(r"t0|start|time\.(perf_counter|time)\(\)", ast.unparse(pair[1])):
+        if pair and _CLOCK.search(ast.unparse(pair[0])) and not re.search(r"t0|start|time\.(perf_counter|time)\(\)|elapsed", ast.unparse(pair[1])):
             amount = facts.evaluator.eval(pair[1], fn)
             if amount is UNKNOWN or (isinstance(amount, (int, float)) and amount > 0):
                 return node
@@ -65,11 +75,8 @@ class TrainDataAtEval(Check):
         if not late:
             return []
         first = late[0]
-        reserve = timed_reserve(facts)
+        if timed_reserve(facts) is not None:
+            return []  # the loop stops early to leave time for it: part of training (TIME-004 as practiced)
         where = f"{facts.evidence(first).file}:{facts.evidence(first).line}"
-        if reserve is not None:
-            ev = facts.training_loop.fn.unit.evidence(getattr(reserve, "lineno", 0))
-            msg = f"training data is read after the training loop ({where}) inside a reserve taken from the training budget (line {ev.line})"
-            return [Detection(self.RULES[0], first.active, True, msg, evidence_of(facts, first) + (ev,), 0.6)]
         msg = f"training data is read after the training loop ended ({where}) and the loop reserves no time for it"
-        return [Detection(self.RULES[0], first.active, False, msg, evidence_of(facts, first, *late[1:3]), 0.8)]
+        return [Detection(self.RULES[0], first.active, False, msg, evidence_of(facts, first, calls=True), 0.8)]

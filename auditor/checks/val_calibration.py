@@ -25,14 +25,14 @@ from . import Check, Detection, evidence_of
 
 
 def calibration_inputs(facts, gram) -> list:
-    """Model uses and file reads in the frame that collects Hessians (the hook's caller, or its own frame)."""
-    for depth in range(len(gram.calls), max(len(gram.calls) - 3, -1), -1):
-        frame = gram.calls[:depth]
-        found = [e for e in facts.trace.events if e.kind in ("USE", "READ") and e.root == gram.root
-                 and e.calls[:depth] == frame and e.labels & set(L.DATA)]
-        if found:
-            return found
-    return []
+    """Model uses and file reads inside the call that collects Hessians: the function registering the
+    hooks (when the accumulation sits in a hook), or the one accumulating directly."""
+    depth = len(gram.calls) - (1 if gram.fn.parent is not None and gram.calls else 0)
+    if gram.root == "main" and depth < 2:  # accumulating in the entry function itself: no call to scope it to
+        return []
+    frame = gram.calls[:depth]
+    return [e for e in facts.trace.events if e.kind in ("USE", "READ") and e.root == gram.root
+            and e.calls[:depth] == frame and e.labels & set(L.DATA)]
 
 
 class ValCalibration(Check):
@@ -45,5 +45,5 @@ class ValCalibration(Check):
             if uses:
                 msg = (f"Hessian accumulation at {facts.evidence(gram).file}:{facts.evidence(gram).line} runs on validation "
                        f"tokens ({facts.evidence(uses[0]).file}:{facts.evidence(uses[0]).line})")
-                return [Detection(self.RULES[0], gram.active and uses[0].active, False, msg, evidence_of(facts, uses[0], gram), 0.85)]
+                return [Detection(self.RULES[0], gram.active and uses[0].active, False, msg, evidence_of(facts, uses[0], gram, calls=True), 0.85)]
         return []

@@ -273,6 +273,9 @@ class _Walker:
                     self.pending.append(Event("STEP", self.fn, stmt, self.flow.lookup(self.fn, target.id) | {L.OPT}, {"receiver_text": target.id, "manual": True}, self.no_grad))
                 self.bind(target, value)
                 self.accumulation(stmt, target, value, stmt.value)
+                if _text(target) in {_text(n) for n in ast.walk(stmt.value)} or any(
+                        isinstance(n, ast.Call) and _call_name(n) == "get" for n in ast.walk(stmt.value)):
+                    self.gram(stmt, stmt.value)
             self.table_write(stmt, stmt.targets, stmt.value, augmented=False)
         elif isinstance(stmt, ast.AugAssign):
             value = self.label(stmt.value)
@@ -320,8 +323,10 @@ class _Walker:
         elif isinstance(target, ast.Starred):
             self.bind(target.value, labels)
         elif isinstance(target, ast.Attribute):
-            if any(L.is_param(x) for x in labels):
+            on_self = isinstance(target.value, ast.Name) and target.value.id == "self"
+            if any(L.is_param(x) for x in labels) and not on_self:
                 self.flow.add_attr_store(self.fn, target.attr, labels)
+            # `self.x = f(param)` belongs to the instance: the instance carries its constructor's data labels
             self.flow.add_attr(target.attr, labels)
         elif isinstance(target, ast.Subscript):
             base = _base_name(target)
@@ -502,6 +507,8 @@ class _Walker:
         for callee in callees:
             mapping = self.bind_args(callee, arg_labels, kw_labels, receiver, method)
             out |= substitute(self.flow.returns[id(callee)], mapping)
+            if callee.cls in self.flow.module_classes and callee.name != "__init__":
+                out.add(L.MODEL)
             for attr, stored in self.flow.attr_stores[id(callee)].items():
                 resolved = substitute(stored, mapping)
                 self.flow.add_attr(attr, resolved)
@@ -537,7 +544,9 @@ class _Walker:
         func = node.func
         base = (receiver | all_args) - {L.OPT, L.FRESH}
         if kind == "instance":
-            return frozenset(x for x in all_args if x in L.DATA or x == L.TGT or L.is_param(x) or x.startswith(L.TREAD)) | {L.MODEL} | (
+            own = self.label(func) if isinstance(func, ast.Name) and not self.flow.lookup(self.fn, func.id) & {L.MODEL} else EMPTY
+            carried = own | all_args
+            return frozenset(x for x in carried if x in L.DATA or x == L.TGT or L.is_param(x) or x.startswith(L.TREAD)) | {L.MODEL} | (
                 {L.LOSS} if self.flow.forward_has_loss and len(node.args) >= 2 else EMPTY)
         if name in ("cross_entropy", "nll_loss") and len(node.args) >= 2:
             for n in _names(node.args[1]):
@@ -613,6 +622,8 @@ class _Walker:
             add("STEP", receiver, receiver_text=_text(func.value))
         elif name in ("register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook"):
             add("HOOK", all_args)
+        elif name in ("addmm_", "addmm", "addmm_out") and len(node.args) >= 2 and _is_transpose_of(node.args[-2], node.args[-1]):
+            add("GRAM", all_args)
         elif name in ("minimum", "fmin") or (name in ("min", "amin") and len(node.args) >= 2 and not isinstance(func, ast.Attribute)):
             losses = [a for a in arg_labels if L.LOSS in a]
             if len(losses) >= 2:
