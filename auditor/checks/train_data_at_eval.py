@@ -67,16 +67,28 @@ class TrainDataAtEval(Check):
     RULES = ("EVAL-TRAINDATA-001",)
 
     def detect(self, facts) -> list[Detection]:
+        dead = self._dead_calibration(facts)
         end = facts.training_end
         if end < 0:
-            return []
+            return dead
         late = [e for e in facts.trace.events if e.kind in ("READ", "USE") and e.root == "main" and e.index > end
                 and L.TRAIN in e.labels and L.VAL not in e.labels]
         if not late:
-            return []
+            return dead
         first = late[0]
         if timed_reserve(facts) is not None:
             return []  # the loop stops early to leave time for it: part of training (TIME-004 as practiced)
         where = f"{facts.evidence(first).file}:{facts.evidence(first).line}"
         msg = f"training data is read after the training loop ended ({where}) and the loop reserves no time for it"
         return [Detection(self.RULES[0], first.active, False, msg, evidence_of(facts, first, calls=True), 0.8)]
+
+    @staticmethod
+    def _dead_calibration(facts) -> list[Detection]:
+        """A calibration routine on training shards that is never called (reported as switched off)."""
+        for gram in facts.events("GRAM"):
+            if gram.root != "main":
+                reads = [e for e in facts.calibration_inputs(gram) if L.TRAIN in e.labels]
+                if reads:
+                    msg = f"`{gram.root}` calibrates on training shards ({facts.evidence(reads[0]).file}:{facts.evidence(reads[0]).line})"
+                    return [Detection("EVAL-TRAINDATA-001", False, False, msg, evidence_of(facts, reads[0], gram, calls=True), 0.6)]
+        return []

@@ -2,7 +2,8 @@
 
 What it does
     Finds Hessian / Gram accumulations (`H += x.T @ x`, usually in forward hooks) and the model
-    forwards that run them; reports when the batches come from validation data.
+    forwards that run them, and reports when the batches come from validation data. Also reports
+    quantization or evaluation settings picked by comparing losses measured on validation tokens.
 
 Why is this bad?
     Calibrating the quantizer on tokens that have not been scored yet adapts the artifact to the
@@ -24,26 +25,20 @@ from ..facts import L
 from . import Check, Detection, evidence_of
 
 
-def calibration_inputs(facts, gram) -> list:
-    """Model uses and file reads inside the call that collects Hessians: the function registering the
-    hooks (when the accumulation sits in a hook), or the one accumulating directly."""
-    depth = len(gram.calls) - (1 if gram.fn.parent is not None and gram.calls else 0)
-    if gram.root == "main" and depth < 2:  # accumulating in the entry function itself: no call to scope it to
-        return []
-    frame = gram.calls[:depth]
-    return [e for e in facts.trace.events if e.kind in ("USE", "READ") and e.root == gram.root
-            and e.calls[:depth] == frame and e.labels & set(L.DATA)]
-
-
 class ValCalibration(Check):
     TECHNIQUE = "val_calibration"
     RULES = ("EVAL-GPTQ-001",)
 
     def detect(self, facts) -> list[Detection]:
         for gram in facts.events("GRAM"):
-            uses = [e for e in calibration_inputs(facts, gram) if L.VAL in e.labels]
+            uses = sorted((e for e in facts.calibration_inputs(gram) if L.VAL in e.labels), key=lambda e: e.kind != "USE")
             if uses:
                 msg = (f"Hessian accumulation at {facts.evidence(gram).file}:{facts.evidence(gram).line} runs on validation "
                        f"tokens ({facts.evidence(uses[0]).file}:{facts.evidence(uses[0]).line})")
                 return [Detection(self.RULES[0], gram.active and uses[0].active, False, msg, evidence_of(facts, uses[0], gram, calls=True), 0.85)]
+        for ev in facts.events("SELECT"):
+            if L.VAL in ev.labels and (facts.training_end < 0 or ev.index > facts.training_end):
+                msg = (f"a setting is chosen by comparing validation losses ({facts.evidence(ev).file}:{facts.evidence(ev).line}) "
+                       "before the validation tokens are scored")
+                return [Detection(self.RULES[0], ev.active, False, msg, evidence_of(facts, ev, calls=True), 0.6)]
         return []

@@ -36,8 +36,10 @@ class ValInTraining(Check):
         loop = facts.training_loop
         for u in facts.updates:
             if L.VAL in u.data and L.TRAIN in u.data and loop is not None and u.step.inside(loop):
+                entry = facts.first_statement_with(u.step, u.step.loops[-1], L.VAL)
+                where = (u.step.fn.unit.evidence(entry),) if entry else ()
                 msg = f"the training step at {facts.evidence(u.step).file}:{facts.evidence(u.step).line} trains on a loss that includes validation tokens"
-                out.append(Detection(self.RULES[0], u.active, False, msg, evidence_of(facts, u.step, u.backward), 0.85))
+                out.append(Detection(self.RULES[0], u.active, False, msg, where + evidence_of(facts, u.step, u.backward), 0.85))
                 break
         for writer, names in validation_writers(facts.submission):
             reads = [e for e in facts.trace.events if e.kind in ("READ", "USE")
@@ -45,5 +47,5 @@ class ValInTraining(Check):
             if reads:
                 msg = (f"{writer} builds {', '.join(sorted(names))} from validation shards and the submission reads it "
                        f"({facts.evidence(reads[0]).file}:{facts.evidence(reads[0]).line})")
-                out.append(Detection(self.RULES[0], reads[0].active, False, msg, evidence_of(facts, reads[0]), 0.8))
+                out.append(Detection(self.RULES[0], reads[0].active, False, msg, evidence_of(facts, reads[0], calls=True), 0.8))
         return out

@@ -7,6 +7,7 @@ accumulated, which loop is the training loop, what runs after it.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -96,6 +97,42 @@ class Facts:
     def scores(self) -> list[TraceEvent]:
         """Accumulations of a loss computed on validation data: where the reported metric is summed."""
         return [e for e in self.trace.events if e.kind == "SCORE" and L.VAL in e.labels and L.LOSS in e.labels]
+
+    def calibration_inputs(self, gram: TraceEvent) -> list[TraceEvent]:
+        """Model uses and file reads inside the call that accumulates a Hessian/Gram matrix: the function
+        registering the hooks (when the accumulation sits in a hook) or the one accumulating directly."""
+        depth = len(gram.calls) - (1 if gram.fn.parent is not None and gram.calls else 0)
+        if gram.root == "main" and depth < 2:  # accumulating in the entry function itself: no call to scope it to
+            return []
+        frame = gram.calls[:depth]
+        return [e for e in self.trace.events if e.kind in ("USE", "READ") and e.root == gram.root
+                and e.calls[:depth] == frame and e.labels & set(L.DATA)]
+
+    def labels_at(self, ev: TraceEvent, node: ast.AST) -> frozenset[str]:
+        """Labels of the variables and attributes an expression reads, as they are at `ev`'s call site."""
+        out: set[str] = set()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", "")) in ("len", "numel", "size", "nelement"):
+                continue  # a size is not the data
+            if isinstance(n, ast.Attribute) and n.attr in ("shape", "ndim"):
+                continue
+            if isinstance(n, ast.Name):
+                out |= self.flow.lookup(ev.fn, n.id)
+            elif isinstance(n, ast.Attribute):
+                out |= self.flow.attrs.get(n.attr, set())
+            stack.extend(ast.iter_child_nodes(n))
+        return L.substitute(frozenset(out), ev.mapping)
+
+    def first_statement_with(self, ev: TraceEvent, loop: LoopRef, label: str) -> int | None:
+        """Line of the first assignment inside `loop` (in `ev`'s function) whose value carries `label`."""
+        loop_node = next((n for n in ast.walk(loop.fn.node) if isinstance(n, (ast.For, ast.While)) and n.lineno == loop.line), None)
+        if loop_node is None or loop.fn is not ev.fn:
+            return None
+        lines = [n.lineno for n in ast.walk(loop_node)
+                 if isinstance(n, (ast.Assign, ast.AugAssign)) and label in self.labels_at(ev, n.value)]
+        return min(lines, default=None)
 
     def events(self, kind: str) -> list[TraceEvent]:
         return [e for e in self.trace.events if e.kind == kind]

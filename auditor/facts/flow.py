@@ -67,6 +67,12 @@ class BranchItem:
 Item = Union[Event, CallItem, LoopItem, BranchItem]
 
 _NO_GRAD_CTX = {"no_grad", "inference_mode"}
+_SIZE_FUNCS = {"len", "numel", "size", "nelement", "dim"}
+_LOOP_DATA = {L.VAL, L.TRAIN, L.VALN}
+
+
+def _loop_data(labels: frozenset[str]) -> bool:
+    return bool(labels & _LOOP_DATA) or any(x.startswith(L.SIZE) for x in labels)
 _BYTE_SEQUENCE_OPS = {"encode", "lstrip", "rstrip", "strip", "replace", "removeprefix", "join", "tobytes", "frombuffer", "list",
                       "bytes", "bytearray", "array", "tensor", "as_tensor", "from_numpy", "concatenate", "cat", "repeat",
                       "append", "extend", "get", "to", "numpy", "tolist", "astype", "iter", "reversed", "enumerate", "zip"}
@@ -202,7 +208,7 @@ class _Walker:
             return []
         if isinstance(stmt, ast.If):
             self.label(stmt.test)
-            self.oracle_compare(stmt.test)
+            self.oracle_compare(stmt)
             head = self.take()
             truth = self._truth(stmt.test)
             if self.flow.prune and truth is not None:
@@ -213,14 +219,13 @@ class _Walker:
             loop_label = frozenset({f"{L.LOOP}{id(stmt)}"})
             self.bind(stmt.target, iter_labels | loop_label)
             head = self.take()
-            kind = "data" if (iter_labels & {L.VAL, L.TRAIN} or id(stmt) in self.flow.data_loops) else "repeat"
             body = self.block(stmt.body) + self.block(stmt.orelse)
-            kind = "data" if (iter_labels & {L.VAL, L.TRAIN} or id(stmt) in self.flow.data_loops) else kind
+            kind = "data" if (_loop_data(iter_labels) or id(stmt) in self.flow.data_loops) else "repeat"
             return head + [LoopItem(stmt, self.fn, kind, iter_labels, body)]
         if isinstance(stmt, ast.While):
             test_labels = self.label(stmt.test)
             head = self.take()
-            kind = "data" if test_labels & {L.VAL, L.TRAIN} else "repeat"
+            kind = "data" if _loop_data(test_labels) else "repeat"
             return head + [LoopItem(stmt, self.fn, kind, test_labels, self.block(stmt.body) + self.block(stmt.orelse))]
         if isinstance(stmt, (ast.With, ast.AsyncWith)):
             saved = self.no_grad
@@ -358,6 +363,8 @@ class _Walker:
             out = base | frozenset(self.flow.attrs.get(node.attr, ())) | self.flow.attr_stores[id(self.fn)].get(node.attr, EMPTY)
             if node.attr == "grad":
                 out |= {L.GRAD}
+            if node.attr in ("shape", "ndim"):
+                out = L.size_of(out)
             return out - {L.OPT} if node.attr in ("param_groups", "state") else out
         if isinstance(node, ast.Subscript):
             return self.subscript(node)
@@ -402,7 +409,7 @@ class _Walker:
         value = self.label(node.value)
         index = self.label(node.slice)
         loops = {x for x in index if x.startswith(L.LOOP)}
-        if loops and (value & {L.VAL, L.TRAIN} or any(L.is_param(x) for x in value)):
+        if loops and (value & _LOOP_DATA or any(L.is_param(x) for x in value)):
             for loop in loops:
                 if int(loop[len(L.LOOP):]) not in self.flow.data_loops:
                     self.flow.data_loops.add(int(loop[len(L.LOOP):]))
@@ -589,6 +596,8 @@ class _Walker:
             return (all_args - {L.OPT}) | {L.LOCAL}
         if name in ("id_to_piece", "IdToPiece", "decode_ids", "DecodeIds", "id_to_bytes"):
             return base | {L.BYTES}
+        if name in _SIZE_FUNCS:
+            return L.size_of(base)
         if L.BYTES in base and name not in _BYTE_SEQUENCE_OPS:
             base = base - {L.BYTES}  # a count, a flag or a number computed from bytes: not the bytes themselves
         if name in L.TABLE_METHODS or qual.endswith("add.at"):
@@ -669,19 +678,38 @@ class _Walker:
         self.pending.append(Event("SCORE", self.fn, node, value, {"acc": _text(target), "from_bwd": from_bwd}, self.no_grad))
 
     def callbacks(self, node: ast.Call) -> None:
-        """Functions passed as arguments (LBFGS closures, forward hooks, compile targets) run there."""
+        """Functions passed as arguments (LBFGS closures, forward hooks, compile targets) run there;
+        so do functions a factory argument returns (`register_forward_hook(make_hook(name))`)."""
         for arg in list(node.args) + [k.value for k in node.keywords]:
+            target = None
             if isinstance(arg, ast.Name):
                 target = self.locals.get(arg.id) or next(iter(self.program.by_name.get(arg.id, [])), None)
-                if target is not None and self.emit:
-                    self.pending.append(CallItem(arg, [target], {}, self.no_grad))
+            elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name):
+                factory = self.locals.get(arg.func.id) or next(iter(self.program.by_name.get(arg.func.id, [])), None)
+                target = _returned_closure(self.program, factory) if factory else None
+            if target is not None and self.emit:
+                self.pending.append(CallItem(arg, [target], {}, self.no_grad))
 
-    def oracle_compare(self, test: ast.expr) -> None:
-        """`if nll_mix < nll_model: scored[t] = nll_mix`: choosing between losses by the true target."""
-        if self.emit and isinstance(test, ast.Compare) and len(test.comparators) == 1 and isinstance(test.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
-            a, b = self.label(test.left), self.label(test.comparators[0])
-            if L.LOSS in a and L.LOSS in b:
-                self.pending.append(Event("ORACLE", self.fn, test, a | b, {}, self.no_grad))
+    def oracle_compare(self, stmt: ast.If) -> None:
+        """Branching on a comparison of two validation losses. Storing the smaller loss into the score
+        (`if nll_mix < nll_model: scored[t] = nll_mix`) is an oracle choice (ORACLE); keeping some other
+        value (`best_clip = clip`) selects a setting by its validation loss (SELECT)."""
+        test = stmt.test
+        if not (self.emit and isinstance(test, ast.Compare) and len(test.comparators) == 1
+                and isinstance(test.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE))):
+            return
+        a, b = self.label(test.left), self.label(test.comparators[0])
+        if not (L.LOSS in a and L.LOSS in b):
+            return
+        stored: list[frozenset[str]] = []
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Tuple) \
+                    and isinstance(n.value, ast.Tuple) and len(n.value.elts) == len(n.targets[0].elts):
+                stored.extend(self.label(v) for v in n.value.elts)
+            elif isinstance(n, (ast.Assign, ast.AugAssign)):
+                stored.append(self.label(n.value))
+        kind = "ORACLE" if stored and all(L.LOSS in v for v in stored) else "SELECT"
+        self.pending.append(Event(kind, self.fn, test, a | b, {}, self.no_grad))
 
     def table_write(self, stmt: ast.stmt, targets: list[ast.expr], value_node: ast.expr, augmented: bool) -> None:
         """`T[k] += 1`, `T[k] = T.get(k, 0) + 1`: a count-table increment keyed by data."""
@@ -714,6 +742,16 @@ class _Walker:
 
 
 # -- small syntax helpers -------------------------------------------------------------------------
+def _returned_closure(program: Program, factory: Function) -> Function | None:
+    """The nested function a factory returns (`def make(k): def hook(...): ...; return hook`)."""
+    for node in ast.walk(factory.node):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
+            for f in program.functions:
+                if f.parent is factory and f.name == node.value.id:
+                    return f
+    return None
+
+
 def _as_selector(distribution: frozenset[str], index: frozenset[str]) -> frozenset[str]:
     """Selecting from a model distribution with a table-derived id (a hint) carries no table mass."""
     hinted = any(x.startswith(L.TBL) for x in index)

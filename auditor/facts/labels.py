@@ -10,6 +10,7 @@ import re
 
 VAL = "VAL"  # validation shards, their paths, tokens and anything computed from them
 TRAIN = "TRAIN"  # training shards likewise
+VALN = "VALN"  # a size or count computed from validation data (len, numel, shape): not the tokens
 LOSS = "LOSS"  # a loss / log-probability / NLL value
 NORM = "NORM"  # a normalized distribution (softmax / log_softmax output)
 MODEL = "MODEL"  # output of a model forward
@@ -69,24 +70,42 @@ ACCUMULATING_METHODS = {"append", "extend", "add_", "insert", "update", "index_a
 TABLE_METHODS = {"index_add_", "scatter_add_", "put_", "index_put_", "add_at", "bincount"}
 
 
+SIZE = "SZ:"  # prefix: the size of a parameter's value (`len(p)`), resolved at call sites
+
+
 def is_param(label: str) -> bool:
     return label.startswith(PARAM)
 
 
+def size_of(labels: frozenset[str]) -> frozenset[str]:
+    """Labels of a size/count computed from a value: validation tokens become VALN."""
+    out = set()
+    for label in labels:
+        if label == VAL:
+            out.add(VALN)
+        elif is_param(label):
+            out.add(SIZE + label)
+        elif label not in (TRAIN, BYTES):
+            out.add(label)
+    return frozenset(out)
+
+
 def substitute(labels: frozenset[str], mapping: dict[str, frozenset[str]]) -> frozenset[str]:
     """Replace parameter labels by the labels of the arguments bound to them (unbound ones vanish)."""
-    if not any(is_param(label) for label in labels):
+    if not any(is_param(label) or label.startswith(SIZE) for label in labels):
         return labels
-    out = {label for label in labels if not is_param(label)}
+    out = {label for label in labels if not is_param(label) and not label.startswith(SIZE)}
     for label in labels:
         if is_param(label):
             out |= mapping.get(label[len(PARAM):], frozenset())
+        elif label.startswith(SIZE):
+            out |= size_of(mapping.get(label[len(SIZE) + len(PARAM):], frozenset()))
     return frozenset(out)
 
 
 def concrete(labels: frozenset[str]) -> frozenset[str]:
     """Labels that mean the same in every function (no parameter, loop or target-position labels)."""
-    return frozenset(label for label in labels if not is_param(label) and not label.startswith(LOOP) and label != TGT)
+    return frozenset(label for label in labels if not is_param(label) and not label.startswith((LOOP, SIZE)) and label != TGT)
 
 
 def table_mass(labels: frozenset[str]) -> set[str]:

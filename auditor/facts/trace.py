@@ -48,6 +48,7 @@ class TraceEvent:
     no_grad: bool
     active: bool
     root: str  # "main" or the name of the dead function this trace started at
+    mapping: dict[str, frozenset[str]] = field(default_factory=dict)  # parameter labels at this call site
 
     @property
     def kind(self) -> str:
@@ -91,7 +92,7 @@ class _Builder:
                 active = self.base_active and all(g.truth is not False for g in guards)
                 self.trace.events.append(TraceEvent(
                     len(self.trace.events), item, substitute(item.labels, mapping), loops, guards, calls,
-                    no_grad or item.no_grad, active, self.root))
+                    no_grad or item.no_grad, active, self.root, mapping))
             elif isinstance(item, CallItem):
                 for callee in item.callees:
                     if id(callee) in stack or len(stack) >= MAX_DEPTH or not self.flow_has_events(callee):
@@ -105,7 +106,7 @@ class _Builder:
             elif isinstance(item, LoopItem):
                 self.next_loop += 1
                 iter_labels = substitute(item.iter_labels, mapping)
-                kind = "data" if item.kind == "data" or iter_labels & {"VAL", "TRAIN"} else "repeat"
+                kind = "data" if item.kind == "data" or iter_labels & {"VAL", "TRAIN", "VALN"} else "repeat"
                 ref = LoopRef(self.next_loop, kind, item.fn, getattr(item.node, "lineno", 0), iter_labels)
                 start = len(self.trace.events)
                 self.walk(item.items, mapping, loops + (ref,), guards, calls, no_grad, stack)

@@ -15,7 +15,7 @@ from reports.model import Finding
 _NATS = re.compile(r"(?<![\w.])([-+]?\d*\.\d+)\s*nats?\b", re.I)
 _BPB_LIKE = re.compile(r"(?<![\w.])([0-2]\.\d{3,})(?![\w.])")
 _HEADLINE = re.compile(r"val[_ ]bpb\W{0,6}?(\d\.\d{3,})", re.I)
-_SEEDS_WORD = re.compile(r"\b(\d+|one|two|three|four|five|single)[- ]seeds?\b", re.I)
+_SEEDS_WORD = re.compile(r"(?<![=\w.])(\d+|one|two|three|four|five|single)[- ]seeds?\b(?!\s*=)", re.I)
 _WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _MB = re.compile(r"(?<![\w.])(\d{1,2}\.\d{1,4})\s*(MB|MiB)\b")
 _HEADLINE_LINES = 12
@@ -36,10 +36,10 @@ class Claim:
                 "holds": self.holds}
 
 
-def _near(value: float, target: float, text: str) -> bool:
-    """Equal within half a unit of the decimals `text` was written with."""
+def _near(value: float, target: float, text: str, units: float = 0.5) -> bool:
+    """Equal within `units` of the last decimal `text` was written with (half a unit: rounding)."""
     dec = len(text.split(".", 1)[1]) if "." in text else 0
-    return abs(value - target) <= 0.5 * 10.0 ** -dec + 1e-12
+    return abs(value - target) <= units * 10.0 ** -dec + 1e-12
 
 
 def _bpb_values(ctx: Context) -> list[float]:
@@ -60,16 +60,17 @@ def check_units(ctx: Context) -> list[Finding]:
     if abs(ratio - 1.0) < 0.1:  # per-token nats and BPB nearly coincide (byte-level models)
         return []
     readme = ctx.ev.layout.rel(ctx.ev.layout.readme) if ctx.ev.layout.readme else "README.md"
-    numbers = [float(x) for x in _BPB_LIKE.findall(ctx.ev.readme)]
     out = []
     reported: set[str] = set()
     for lineno, line in enumerate(ctx.ev.readme.splitlines(), 1):
+        on_line = [float(x) for x in _BPB_LIKE.findall(line)]
         for m in _NATS.finditer(line):
             text = m.group(1).lstrip("+-")
             x = float(text)
             if x == 0 or text in reported:
                 continue
-            pair = next(((a, b) for a in numbers for b in ours
+            # a BPB number on the same line minus this submission's own BPB
+            pair = next(((a, b) for a in on_line for b in ours
                          if a > b and _near(a - b, x, text) and not _near(x, 0.0, text)), None)
             if pair is None:
                 continue
@@ -106,7 +107,7 @@ def _readme_claims(ctx: Context) -> list[Claim]:
             m = _HEADLINE.search(line)
             if m:
                 text, v = m.group(1), float(m.group(1))
-                ok = any(_near(x, v, text) for x in [stats.mean(vals), *official])
+                ok = any(_near(x, v, text, units=1.0) for x in [stats.mean(vals), *official])
                 claims.append(Claim(f"{readme}:{i}", "headline val_bpb", text,
                                     f"mean {stats.mean(vals):.5f} over {len(vals)} seed(s)", ok))
                 break
@@ -132,8 +133,8 @@ def _table_claims(ctx: Context, readme: str, lines: list[str]) -> list[Claim]:
         run = runs[int(cells[0])]
         row = " | ".join(cells[1:])
         bpbs = [t for t in _BPB_LIKE.findall(row) if len(t.split(".")[1]) >= 4 and 0.8 < float(t) < 2.0]
-        official = [m.val_bpb for m in run.log.official_metrics()] + [m.val_bpb for m in run.log.metrics]
-        if bpbs and not any(_near(v, float(t), t) for t in bpbs for v in official):
+        printed = [m.val_bpb for log in (run.log, run.train, *run.duplicates) for m in log.metrics]
+        if bpbs and not any(_near(v, float(t), t, units=1.0) for t in bpbs for v in printed):
             out.append(Claim(f"{readme}:{i}", f"seed {run.seed} val_bpb", ", ".join(bpbs),
                              f"{run.metric.val_bpb:.8f} ({run.metric.label})", False))  # type: ignore[union-attr]
         size = artifact_bytes(run)
@@ -191,8 +192,10 @@ def _submission_claims(ctx: Context) -> list[Claim]:
             models = set(log.model_bytes.values())
             ok = _close(value, actual) if key not in ("artifact_bytes", "bytes_total", "steps") else (
                 abs(value - actual) <= 1 or (key != "steps" and int(value) in models))
-            claims.append(Claim(f"{name}:seed_results.{seed}.{key}", f"seed {seed} {key}", f"{value:g}",
-                                f"{actual:,.6g}", ok))
+            shown = f"{value:,.0f}" if key in ("artifact_bytes", "bytes_total", "steps") else f"{value:g}"
+            claims.append(Claim(f"{name}:seed_results.{seed}.{key}", f"seed {seed} {key}", shown,
+                                f"{actual:,.0f}" if key in ("artifact_bytes", "bytes_total", "steps") else f"{actual:.6g}",
+                                ok))
     single = next(iter(runs.values())) if len(runs) == 1 else None
     if single is not None:
         for key, actual in (("step_stop", single.train.steps),

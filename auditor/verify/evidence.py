@@ -125,9 +125,10 @@ def _all_metrics(groups: dict[int, list[LogRecord]], fam: str) -> list[Metric]:
 def _choose(seed: int, logs: list[LogRecord], claim: float | None, fam: str | None) -> SeedRun:
     scored = [(log, *_pick(log, claim, fam)) for log in logs]
 
-    def key(item: tuple[LogRecord, Metric | None, bool | None]) -> tuple[int, int, int, int, int, str]:
+    def key(item: tuple[LogRecord, Metric | None, bool | None]) -> tuple[bool, float, bool, bool, bool, int, str]:
         log, metric, matched = item
-        return (bool(matched), metric is not None, not log.eval_only, log.seed_from_name == seed,
+        closeness = -abs(metric.val_bpb - claim) if matched and metric and claim is not None else 0.0
+        return (bool(matched), closeness, metric is not None, not log.eval_only, log.seed_from_name == seed,
                 metric.rank if metric else 0, log.name)
 
     log, metric, matched = max(scored, key=key)
@@ -161,6 +162,8 @@ def gather(layout: FolderLayout, log_cap: int = MAX_LOG_BYTES) -> Evidence:
         else:
             groups.setdefault(seed, []).append(log)
     per_seed = {s: c.get("val_bpb") for s, c in submission.seed_claims.items()}
+    if len(groups) == 1 and not any(v is not None for v in per_seed.values()) and submission.val_bpb is not None:
+        per_seed = {next(iter(groups)): submission.val_bpb}  # one seed: the headline is its claim
     fam = None if any(v is not None for v in per_seed.values()) else _headline_family(groups, submission.val_bpb)
     runs = tuple(_choose(seed, groups[seed], per_seed.get(seed), fam) for seed in sorted(groups))
     return Evidence(

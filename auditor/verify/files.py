@@ -73,6 +73,8 @@ def check_compiles(ctx: Context, code: ScriptCode | None) -> list[Finding]:
         try:
             compile(text, label, "exec", dont_inherit=True)
         except SyntaxError as exc:
+            if sys.version_info < (3, 12) and "f-string" in (exc.msg or ""):
+                continue  # PEP 701 f-strings (3.12+): this interpreter cannot decide; not the author's fault
             line = exc.lineno or 1
             snippet = (exc.text or "").strip()
             out.append(ctx.finding("SUB-003", f"{label} does not compile: {exc.msg} (line {line})",
@@ -133,7 +135,8 @@ def check_requirements(ctx: Context, code: ScriptCode | None) -> list[Finding]:
     layout = ctx.ev.layout
     local = {p.stem for p in layout.scripts} | {p.name for p in layout.root.iterdir() if p.is_dir()}
     names = ctx.param("SUB-004", "import_names")
-    base = {_norm(r) for r in ctx.rules.base_requirements}
+    aliases = {_norm(k): [a.lower() for a in v] for k, v in ctx.param("SUB-004", "readme_aliases").items()}
+    base = {_norm(r) for r in ctx.rules.base_requirements} | {_norm(r) for r in ctx.param("SUB-004", "installed_with_base")}
     declared: set[str] = set()
     if layout.requirements is not None:
         for line in layout.requirements.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -146,8 +149,8 @@ def check_requirements(ctx: Context, code: ScriptCode | None) -> list[Finding]:
         dist = _norm(names.get(module, module))
         if dist in base or dist in declared or _norm(module) in declared:
             continue
-        if re.search(rf"pip3? install[^\n]*\b{re.escape(dist)}\b|pip3? install[^\n]*\b{re.escape(module.lower())}\b",
-                     readme):
+        spellings = {dist, module.lower(), dist.replace("-", "_"), *aliases.get(dist, [])}
+        if any(word in readme for word in spellings):
             continue
         undeclared.append((module, dist, line))
     if not undeclared:
@@ -158,7 +161,7 @@ def check_requirements(ctx: Context, code: ScriptCode | None) -> list[Finding]:
     first = undeclared[0][2]
     snippet = code.runnable.splitlines()[first - 1] if code.payload is None else ""
     return [ctx.finding("SUB-004", f"imports {listing} beyond the base requirements, not listed in {where} "
-                                   f"or as a pip install in the README", at_line(name, first, snippet))]
+                                   f"or named in the README", at_line(name, first, snippet))]
 
 
 def check_submission_schema(ctx: Context) -> list[Finding]:

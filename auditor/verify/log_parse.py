@@ -15,7 +15,12 @@ from auditor.verify import log_grammar as g
 MAX_LOG_BYTES = 16 * 1024 * 1024
 #: Lines longer than this are not matched (they are reported as unexplained).
 MAX_LINE_CHARS = 4000
-_SEED_IN_NAME = re.compile(r"(?:seed|_s|log_|seed-|seed_)(\d{1,10})(?:\D|$)", re.I)
+#: Seed in a log's file name, most specific first: train_seed42.log, run_s42.txt, train0.txt, log_7.txt.
+_SEED_IN_NAME = (
+    re.compile(r"seed[_-]?(\d{1,10})(?![A-Za-z\d])", re.I),
+    re.compile(r"(?<![A-Za-z])s(\d{1,10})(?![A-Za-z\d])"),
+    re.compile(r"(?:log|run|train)[_-]?(\d{1,10})(?![A-Za-z\d])", re.I),
+)
 
 
 @dataclass(frozen=True)
@@ -170,8 +175,12 @@ def read_log(path: Path, cap: int = MAX_LOG_BYTES) -> LogText:
 
 
 def _seed_from_name(name: str) -> int | None:
-    m = _SEED_IN_NAME.search(Path(name).name)
-    return int(m.group(1)) if m else None
+    stem = Path(name).name
+    for pattern in _SEED_IN_NAME:
+        m = pattern.search(stem)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def _decimals(number: str) -> int:
@@ -266,6 +275,11 @@ class _Builder:
             if "artifact" not in self.hit or not self.hit["artifact"].value[2]:  # type: ignore[index]
                 self.put("artifact", (round(float(gd["mb"]) * 1e6), gd["kind"], False), line, text)
             self.put("code_bytes", int(gd["code"]), line, text)
+        elif name == "total_raw":
+            total, code = int(gd["bytes"]), self.hit.get("code_bytes")
+            tag = next((t for t, b in self.model_bytes.items() if code is not None and b + code.value == total), None)
+            if tag is not None:  # an untagged total that adds a compressed model to the code
+                self.put("artifact", (total, tag, True), line, text)
         elif name == "serialized_tagged":
             self.model_bytes[gd["tag"]] = int(gd["bytes"])
         elif name == "code_size":

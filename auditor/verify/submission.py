@@ -67,7 +67,8 @@ def _schema_errors(data: Any) -> tuple[str, ...]:
     out = []
     for err in errors[:10]:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        out.append(f"{where}: {err.message}")
+        message = "'author' or 'name' is required" if err.validator == "anyOf" and not err.absolute_path else err.message
+        out.append(f"{where}: {message[:200]}")
     return tuple(out)
 
 
