@@ -1,0 +1,267 @@
+"""The renderer registry and the small vocabulary every renderer shares.
+
+One result model, many renderers: each format is one module exposing
+`render(result: AuditResult, out: TextIO, **options) -> None`, registered by name in `RENDERERS`.
+Renderers only read the `AuditResult`; rule metadata (titles, conditions, rulings) comes from the
+rules registry. Options a renderer does not use are ignored, so a caller can pass one set to any
+format:
+
+    rules      a `rules.Rules` (default: `rules.load_rules()`); tests pin their own
+    repo_url   e.g. "https://github.com/openai/parameter-golf": evidence becomes permalinks
+    sha        the commit those permalinks point at
+    width      terminal width (terminal only; default: the console's, or 100 when not a TTY)
+    color      force (True) or suppress (False) terminal colour
+    name       the submission's name for the markdown title (default: the verifier's, else the folder's)
+    timestamp  a string printed in the markdown footer; nothing time-dependent is printed otherwise
+    tool_version  the version printed in SARIF and markdown (default: the installed one; tests pin it)
+"""
+from __future__ import annotations
+
+import posixpath
+from collections import Counter
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, TextIO
+
+from reports.model import AuditResult, Evidence, Finding
+
+if TYPE_CHECKING:
+    from rules import Rule, Rules
+
+Renderer = Callable[..., None]  # render(result: AuditResult, out: TextIO, **options) -> None
+
+FORMATS: tuple[str, ...] = ("terminal", "json", "markdown", "sarif", "annotations")
+
+RENDERERS: dict[str, Renderer]  # built on first access (see __getattr__): the renderers import this module
+
+
+def render(result: AuditResult, fmt: str, out: TextIO, **options: Any) -> None:
+    """Write `result` to `out` in format `fmt` (one of FORMATS)."""
+    try:
+        renderer = _registry()[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None
+    renderer(result, out, **options)
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, Renderer]:
+    from reports import annotations, json_report, markdown, sarif, terminal
+
+    return {
+        "terminal": terminal.render,
+        "json": json_report.render,
+        "markdown": markdown.render,
+        "sarif": sarif.render,
+        "annotations": annotations.render,
+    }
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: lets renderer modules import the helpers below first
+    if name == "RENDERERS":
+        return _registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def tool_version() -> str:
+    """The installed pgolf-audit version (SARIF driver version, scan cache key)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pgolf-audit")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+# --- rule metadata ---------------------------------------------------------------------------
+
+
+def rules_option(options: dict[str, Any]) -> Rules:
+    """The `rules` option, or the installed registry."""
+    given = options.get("rules")
+    if given is not None:
+        return given
+    from rules import load_rules
+
+    return load_rules()
+
+
+def rule_of(rules: Rules, check: str) -> Rule | None:
+    """The registry entry for a finding's check id, or None for an id the registry lacks."""
+    return rules.checks.get(check)
+
+
+def rule_title(rules: Rules, finding: Finding) -> str:
+    rule = rule_of(rules, finding.check)
+    return rule.title if rule else finding.message
+
+
+def rule_sources(rules: Rules, check: str) -> tuple[str, ...]:
+    rule = rule_of(rules, check)
+    return rule.sources if rule else ()
+
+
+# --- paths -----------------------------------------------------------------------------------
+
+
+def target_base(target: str) -> str:
+    """The folder evidence paths are relative to: the target itself, or a file target's folder."""
+    return posixpath.dirname(target) if target.endswith(".py") else target
+
+
+def repo_path(result: AuditResult, file: str) -> str:
+    """Evidence `file` (relative to the audited target) as a path relative to where the target lives.
+
+    For a target "records/track_10min_16mb/2026-03-22_X" and file "train_gpt.py" this is
+    "records/track_10min_16mb/2026-03-22_X/train_gpt.py"; "../../../README.md" resolves to "README.md".
+    Never touches the file system, so renderers stay deterministic.
+    """
+    if posixpath.isabs(file) or not file:
+        return file or result.target
+    base = target_base(result.target.replace("\\", "/"))
+    return posixpath.normpath(posixpath.join(base, file)) if base else posixpath.normpath(file)
+
+
+def display_path(result: AuditResult, file: str) -> str:
+    """How a report names a file: as the evidence gives it (relative to the target, which the report
+    states), or its repository path when it lies outside the target."""
+    return file if file and not file.startswith("..") and not posixpath.isabs(file) else repo_path(result, file)
+
+
+def snippet_language(file: str) -> str:
+    """The lexer for an evidence snippet: Python source or plain text (logs, JSON, README)."""
+    return "python" if file.endswith(".py") else "text"
+
+
+def location(result: AuditResult, ev: Evidence) -> str:
+    """"path:line", or "path" for evidence about a whole file (line <= 0)."""
+    path = repo_path(result, ev.file)
+    return f"{path}:{ev.line}" if ev.line > 0 else path
+
+
+def permalink(repo_url: str, sha: str, path: str, line: int = 0) -> str:
+    """A GitHub blob permalink: {repo_url}/blob/{sha}/{path}#L{line}."""
+    url = f"{repo_url.rstrip('/')}/blob/{sha}/{path}"
+    return f"{url}#L{line}" if line > 0 else url
+
+
+# --- findings --------------------------------------------------------------------------------
+
+
+def severity_counts(findings: list[Finding]) -> Counter[str]:
+    return Counter(f.severity for f in findings)
+
+
+def counts_phrase(findings: list[Finding]) -> str:
+    """"2 violations, 1 review, 1 info" or "no findings"."""
+    counts = severity_counts(findings)
+    parts = []
+    for sev, one, many in (("violation", "violation", "violations"), ("review", "review", "reviews"),
+                           ("info", "info", "info")):
+        if counts[sev]:
+            parts.append(f"{counts[sev]} {one if counts[sev] == 1 else many}")
+    return ", ".join(parts) if parts else "no findings"
+
+
+# --- the verifier's block --------------------------------------------------------------------
+
+
+def verify_seeds(result: AuditResult) -> list[dict[str, Any]]:
+    return list((result.verify or {}).get("seeds") or [])
+
+
+def verify_stats(result: AuditResult) -> dict[str, Any]:
+    return dict((result.verify or {}).get("stats") or {})
+
+
+def headline_bpb(result: AuditResult) -> tuple[float, int] | None:
+    """(BPB, number of seeds it is the mean of), from the verifier's statistics or its one seed."""
+    stats = verify_stats(result)
+    if stats.get("mean_bpb") is not None:
+        return float(stats["mean_bpb"]), int(stats.get("n") or len(verify_seeds(result)))
+    seeds = [s for s in verify_seeds(result) if s.get("val_bpb") is not None]
+    if len(seeds) == 1:
+        return float(seeds[0]["val_bpb"]), 1
+    return None
+
+
+def submission_name(result: AuditResult) -> str:
+    """The submission's own name (submission.json "name" as the verifier reports it) or the folder name."""
+    verify = result.verify or {}
+    for holder in (verify, verify.get("submission") or {}):
+        if isinstance(holder, dict) and isinstance(holder.get("name"), str) and holder["name"].strip():
+            return holder["name"].strip()
+    return posixpath.basename(result.target.rstrip("/\\").replace("\\", "/")) or result.target
+
+
+def fmt_num(value: Any, spec: str = "", missing: str = "—") -> str:
+    """Format a number from the verifier's block; None (or a non-number) prints as `missing`."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return missing
+    return format(value, spec)
+
+
+SEED_HEADERS: tuple[str, ...] = ("seed", "val_loss", "val_bpb", "artifact bytes", "train s", "eval s", "steps")
+
+
+def seed_cells(seed: dict[str, Any], limits: dict[str, Any]) -> list[tuple[str, bool]]:
+    """One per-seed row as (text, over_limit) cells in SEED_HEADERS order (the log is left to the caller)."""
+
+    def over(key: str, limit_key: str) -> bool:
+        value, limit = seed.get(key), limits.get(limit_key)
+        return isinstance(value, (int, float)) and isinstance(limit, (int, float)) and value > limit
+
+    return [
+        (fmt_num(seed.get("seed"), "d"), False),
+        (fmt_num(seed.get("val_loss"), ".5f"), False),
+        (fmt_num(seed.get("val_bpb"), ".5f"), False),
+        (fmt_num(seed.get("artifact_bytes"), ",d"), over("artifact_bytes", "artifact_bytes_max")),
+        (fmt_num(seed.get("train_time_s"), ".1f"), over("train_time_s", "train_seconds_max")),
+        (fmt_num(seed.get("eval_time_s"), ".1f"), over("eval_time_s", "eval_seconds_max")),
+        (fmt_num(seed.get("steps"), ",d"), False),
+    ]
+
+
+def stats_line(result: AuditResult) -> str | None:
+    """"3 seeds: mean 1.12330 BPB, std 0.00050; vs #414: Δ -0.00130 BPB (-0.00090 nats), one-sided p = 0.012"."""
+    stats = verify_stats(result)
+    if not stats:
+        return None
+    n = stats.get("n")
+    line = (f"{fmt_num(n, 'd', '?')} seed{'' if n == 1 else 's'}: mean {fmt_num(stats.get('mean_bpb'), '.5f')} BPB, "
+            f"std {fmt_num(stats.get('std_bpb'), '.5f')}")
+    compared = []
+    if stats.get("delta_bpb") is not None:
+        delta = f"Δ {fmt_num(stats.get('delta_bpb'), '+.5f')} BPB"
+        if stats.get("delta_nats") is not None:
+            delta += f" ({fmt_num(stats.get('delta_nats'), '+.5f')} nats)"
+        compared.append(delta)
+    if stats.get("p_one_sided") is not None:
+        compared.append(f"one-sided p = {fmt_num(stats.get('p_one_sided'), '.3g')}")
+    if stats.get("baseline"):
+        line += f"; vs {stats['baseline']}: " + (", ".join(compared) if compared else "no comparison computed")
+    elif compared:
+        line += "; " + ", ".join(compared)
+    return line
+
+
+def smoke_line(result: AuditResult) -> str | None:
+    """The smoke test in one line; None when the verifier did not run, "not run" when it skipped it."""
+    if result.verify is None:
+        return None
+    smoke = result.verify.get("smoke")
+    if not smoke:
+        return "not run"
+    if not isinstance(smoke, dict):
+        return str(smoke)
+    ok = next((smoke[k] for k in ("ok", "passed") if isinstance(smoke.get(k), bool)), None)
+    status = smoke.get("status") or {True: "passed", False: "failed", None: ""}[ok]
+    parts = [str(status)] if status else []
+    seconds = next((smoke[k] for k in ("seconds", "wall_s", "elapsed_s") if smoke.get(k) is not None), None)
+    if seconds is not None:
+        parts.append(f"in {fmt_num(seconds, '.1f')} s")
+    detail = next((smoke[k] for k in ("message", "detail", "reason") if smoke.get(k)), None)
+    if detail:
+        parts.append(f"({detail})")
+    if not parts:  # an unfamiliar shape: show its scalar fields rather than guess
+        parts = [f"{k}={v}" for k, v in sorted(smoke.items()) if isinstance(v, (str, int, float, bool))]
+    return " ".join(parts) or "ran (no details)"
