@@ -47,6 +47,7 @@ class Facts:
     trace: Trace
     env: dict[str, str] = field(default_factory=dict)
     full: "Facts | None" = None  # the same program with every branch followed (code present but switched off)
+    view: str = "live"  # "live": branches the environment takes; "full": every branch
 
     # -- locations ------------------------------------------------------------------------------
     def evidence(self, ev: TraceEvent) -> Evidence:
@@ -71,8 +72,21 @@ class Facts:
                 bwd = last_bwd.get(ev.root)
                 data = frozenset(x for x in (bwd.labels if bwd else ()) if x in L.DATA)
                 raw = ev.event.labels  # before substitution: what the stepping function itself created
-                out.append(Update(ev, bwd, data, L.FRESH in raw, L.LOCAL in raw and L.FRESH not in raw))
+                local = (L.LOCAL in raw and L.FRESH not in raw) or self._restored(ev)
+                out.append(Update(ev, bwd, data, L.FRESH in raw, local))
         return out
+
+    @staticmethod
+    def _restored(step: TraceEvent) -> bool:
+        """Weights put back after the updates (`model.load_state_dict(snapshot)` later in a calling frame):
+        a compile warm-up, not adaptation."""
+        frames = [(fn, line) for fn, line in step.calls] + [(step.fn, step.line)]
+        for fn, line in frames[1:]:
+            for node in ast.walk(fn.node):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load_state_dict" and node.lineno > line \
+                        and getattr(fn.node, "name", "") != "<module>":
+                    return True
+        return False
 
     @cached_property
     def training_loop(self) -> LoopRef | None:
@@ -95,8 +109,12 @@ class Facts:
 
     @cached_property
     def scores(self) -> list[TraceEvent]:
-        """Accumulations of a loss computed on validation data: where the reported metric is summed."""
-        return [e for e in self.trace.events if e.kind == "SCORE" and L.VAL in e.labels and L.LOSS in e.labels]
+        """Accumulations of a loss computed on validation data: where the reported metric is summed.
+
+        A sum of the very loss that is backpropagated is a training-loss log, unless the function
+        returns it (then it is what gets reported)."""
+        return [e for e in self.trace.events if e.kind == "SCORE" and L.VAL in e.labels and L.LOSS in e.labels
+                and (not e.event.info.get("from_bwd") or e.event.info.get("returned"))]
 
     def calibration_inputs(self, gram: TraceEvent) -> list[TraceEvent]:
         """Model uses and file reads inside the call that accumulates a Hessian/Gram matrix: the function
@@ -162,7 +180,7 @@ def compute_facts(submission: Submission, env: dict[str, str] | None = None) -> 
         flow = Flow(program, evaluator, prune=prune)
         flow.run()
         trace = build_trace(flow, program.module_body[id(submission.main)], dead_roots=not prune)
-        views.append(Facts(submission, program, evaluator, flow, trace, env))
+        views.append(Facts(submission, program, evaluator, flow, trace, env, view="live" if prune else "full"))
     live, full = views
     live.full = full
     return live

@@ -71,7 +71,7 @@ def _classify_one(facts, u) -> Adaptation:
     result = Adaptation(u, UNSCORED)
     outer_end = facts.trace.loop_spans[step.loops[0].id][1] if step.loops else step.index
     for s in _frame_scores(facts, u):
-        if exclusive(s, step) or (step.active and not s.active):
+        if exclusive(s, step) or (facts.view == "live" and step.active and not s.active):
             continue
         common = _common_loops(s.loops, step.loops)
         if common:

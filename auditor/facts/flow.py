@@ -455,6 +455,8 @@ class _Walker:
             self.program_call(node, init, arg_labels, kw_labels, EMPTY, method=True)
             cls = _call_name(node)
             out = frozenset(x for x in all_args if x in L.DATA or x.startswith(L.FILE) or L.is_param(x))
+            if self.fn.name != MODULE_BODY:
+                out = out | {L.LOCAL}  # an object this function creates (an adapter, a copy)
             if cls in self.flow.optimizer_classes or cls.endswith(("Optimizer", "Muon")):
                 out = frozenset(x for x in all_args if x in (L.FRESH, L.LOCAL) or L.is_param(x)) | {L.OPT}
             return out
@@ -588,7 +590,11 @@ class _Walker:
             return base | {L.FRESH}
         if name == "Parameter" and self.fn.name != "__init__":
             return base | {L.FRESH}
+        if name in ("parameters", "named_parameters", "state_dict") and isinstance(func, ast.Attribute):
+            return base | {L.PARAMS}
         if name == "requires_grad_" and isinstance(func, ast.Attribute):
+            if L.PARAMS in receiver:
+                return receiver  # (un)freezing existing parameters
             if isinstance(func.value, ast.Name):
                 self.flow.add_var(self.fn, func.value.id, frozenset({L.FRESH}))
             return receiver | {L.FRESH}
@@ -675,7 +681,8 @@ class _Walker:
             return
         names = {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)}
         from_bwd = bool(names & self.flow.bwd_vars[id(self.fn)])
-        self.pending.append(Event("SCORE", self.fn, node, value, {"acc": _text(target), "from_bwd": from_bwd}, self.no_grad))
+        returned = _root(target) in self.flow.returned[id(self.fn)] or _root(target) in self.fn.params
+        self.pending.append(Event("SCORE", self.fn, node, value, {"acc": _text(target), "from_bwd": from_bwd, "returned": returned}, self.no_grad))
 
     def callbacks(self, node: ast.Call) -> None:
         """Functions passed as arguments (LBFGS closures, forward hooks, compile targets) run there;
@@ -742,6 +749,12 @@ class _Walker:
 
 
 # -- small syntax helpers -------------------------------------------------------------------------
+def _root(node: ast.AST) -> str:
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
 def _returned_closure(program: Program, factory: Function) -> Function | None:
     """The nested function a factory returns (`def make(k): def hook(...): ...; return hook`)."""
     for node in ast.walk(factory.node):

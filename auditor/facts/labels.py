@@ -20,6 +20,7 @@ FRESH = "FRESH"  # a tensor created with requires_grad in eval code (SLOT-style 
 LOCAL = "LOCAL"  # an object created locally (deepcopy, a new module): its updates do not persist
 GRAD = "GRAD"  # a `.grad` value
 BYTES = "BYTES"  # bytes of a token (piece text, UTF-8 encodings)
+PARAMS = "PARAMS"  # a model's existing parameters (`.parameters()`), as opposed to fresh tensors
 PARAM = "P:"  # prefix: symbolic label of a function parameter, substituted at call sites
 LOOP = "IT:"  # prefix: derived from the iteration variable of a loop
 TREAD = "TREAD:"  # prefix: value read from a non-model table with a key derived from the target
@@ -105,7 +106,7 @@ def substitute(labels: frozenset[str], mapping: dict[str, frozenset[str]]) -> fr
 
 def concrete(labels: frozenset[str]) -> frozenset[str]:
     """Labels that mean the same in every function (no parameter, loop or target-position labels)."""
-    return frozenset(label for label in labels if not is_param(label) and not label.startswith((LOOP, SIZE)) and label != TGT)
+    return frozenset(label for label in labels if not is_param(label) and not label.startswith((LOOP, SIZE)) and label not in (TGT, LOCAL))
 
 
 def table_mass(labels: frozenset[str]) -> set[str]:
