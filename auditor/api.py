@@ -10,14 +10,20 @@ from .facts import compute_facts
 from .source import load
 
 
-def folder_env(folder: Path) -> dict[str, str]:
-    """Environment of the run command in the folder's README or logs (empty when there is none)."""
-    from .verify import run_command_env
+def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(environment of the run command in README/logs, hyperparameters the logs printed)."""
+    from rules import load_rules
 
-    try:
-        return run_command_env(folder)
-    except Exception as exc:  # an unreadable README must not stop the static audit
-        raise RuntimeError(f"{folder}: cannot read the run command: {exc}") from exc
+    from .verify.evidence import gather
+    from .verify.folder import discover
+    from .verify.run_env import env_from_evidence
+
+    evidence = gather(discover(folder, load_rules()))
+    logged: dict[str, str] = {}
+    for log in sorted(evidence.logs, key=lambda log: log.name):
+        for key, value in log.hparams.items():
+            logged.setdefault(key, str(value))
+    return env_from_evidence(evidence, include_hparams=False), logged
 
 
 def _run_context(sub) -> bool:
@@ -38,16 +44,18 @@ def audit_path(path: Path, *, env: dict[str, str] | None = None, verify: bool = 
     path = Path(path)
     sub = load(path)
     effective: dict[str, str] = {}
-    applied_from_folder = False
+    logged: dict[str, str] = {}
     if _run_context(sub):
-        effective.update(folder_env(sub.root))
-        applied_from_folder = bool(effective)
+        command_env, logged = folder_settings(sub.root)
+        effective.update(command_env)
+    folder_keys = set(effective)
     effective.update(env or {})
-    facts = compute_facts(sub, effective)
+    facts = compute_facts(sub, effective, logged)
     result = build_result(str(path), facts)
-    if applied_from_folder:
-        shown = " ".join(f"{k}={v}" for k, v in sorted(folder_env(sub.root).items()))
-        result.notes.insert(0, f"environment from the folder's run command: {shown}")
+    from_folder = {k: v for k, v in facts.env.items() if k in folder_keys or (k not in (env or {}) and k not in folder_keys)}
+    if from_folder:
+        shown = " ".join(f"{k}={v}" for k, v in sorted(from_folder.items()))
+        result.notes.insert(0, f"environment from the folder's run command and logs: {shown}")
     if verify and sub.is_folder:
         from .verify import verify_folder
 

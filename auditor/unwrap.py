@@ -110,6 +110,7 @@ DECODERS: dict[str, Callable[..., Any]] = {
 }
 
 SAFE_MODULE_CONSTANTS = ("lzma.", "zlib.")
+_SAFE_METHODS = ("decode", "encode", "replace", "strip", "lstrip", "rstrip")  # pure methods of str/bytes
 
 
 @dataclass(frozen=True)
@@ -193,12 +194,14 @@ class _Evaluator:
 
     def _call(self, node: ast.Call, depth: int) -> Any:
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in ("decode", "encode") and not _is_module_attr(func, self.aliases):
+        if isinstance(func, ast.Attribute) and func.attr in _SAFE_METHODS and not _is_module_attr(func, self.aliases):
             target = self.eval(func.value, depth + 1)
             if target is _MISSING:
                 return _MISSING
             args = [self.eval(a, depth + 1) for a in node.args]
             if any(a is _MISSING for a in args):
+                return _MISSING
+            if not isinstance(target, (str, bytes, bytearray)):
                 return _MISSING
             try:
                 return getattr(target, func.attr)(*args)

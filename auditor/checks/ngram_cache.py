@@ -39,7 +39,7 @@ class NgramCache(Check):
         writes = [w for w in facts.events("TWRITE") if L.VAL in w.labels]
         reported: set[str] = set()
         for s in facts.scores:
-            if L.BYTES in s.labels:
+            if any(L.BYTES in l.iter_labels for l in s.loops):
                 continue  # byte-level mixtures are reported by ppm_mixer
             unnormalized = sorted(L.table_mass(s.labels))
             target_reads = sorted(x[len(L.TREAD):] for x in s.labels if x.startswith(L.TREAD))

@@ -1,9 +1,9 @@
 """EVAL-PPM-001: score computed over the bytes of the realized token (byte-level PPM mixtures).
 
 What it does
-    Finds score accumulations that depend on the byte strings of the realized tokens (from the
-    tokenizer's pieces or a byte table indexed by the target): a token model "spread" over bytes and
-    mixed with a byte-level model, scored byte by byte.
+    Finds score accumulations inside a loop over the bytes of tokens (from the tokenizer's pieces or
+    their UTF-8 encodings): a token model "spread" over bytes and mixed with a byte-level model,
+    scored byte by byte.
 
 Why is this bad?
     The mixture is defined only along the realized token's bytes; summed over all token ids it is not
@@ -32,7 +32,9 @@ class PpmMixer(Check):
 
     def detect(self, facts) -> list[Detection]:
         for s in facts.scores:
-            if L.BYTES in s.labels:
-                msg = f"the score at {facts.evidence(s).file}:{facts.evidence(s).line} is accumulated over bytes of the realized tokens"
-                return [Detection(self.RULES[0], s.active, False, msg, evidence_of(facts, s), 0.85)]
+            byte_loop = next((l for l in s.loops if L.BYTES in l.iter_labels), None)
+            if byte_loop is not None:
+                msg = (f"the score at {facts.evidence(s).file}:{facts.evidence(s).line} is accumulated byte by byte "
+                       f"(loop over token bytes at line {byte_loop.line})")
+                return [Detection(self.RULES[0], s.active, False, msg, evidence_of(facts, s, calls=True), 0.85)]
         return []

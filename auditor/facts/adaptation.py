@@ -100,8 +100,8 @@ def _classify_one(facts, u) -> Adaptation:
 
 def exclusive(a: TraceEvent, b: TraceEvent) -> bool:
     """Events on the two sides of one `if`/`else`: they never both run."""
-    guards = {(g.file, g.line): g.cond for g in a.guards}
-    return any((g.file, g.line) in guards and guards[(g.file, g.line)] != g.cond for g in b.guards)
+    sides = {id(g.branch): g.negated for g in a.guards}
+    return any(id(g.branch) in sides and sides[id(g.branch)] != g.negated for g in b.guards)
 
 
 def _common_loops(a: tuple[LoopRef, ...], b: tuple[LoopRef, ...]) -> list[LoopRef]:

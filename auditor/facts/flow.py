@@ -16,7 +16,7 @@ from typing import Union
 
 from . import labels as L
 from .labels import substitute
-from .program import MODULE_BODY, Function, Program, local_functions
+from .program import MODULE_BODY, Function, Program, class_statements, local_functions
 from .values import Evaluator
 
 Labels = frozenset
@@ -49,9 +49,10 @@ class CallItem:
 class LoopItem:
     node: ast.AST
     fn: Function
-    kind: str  # "data" (iterates over validation/training data) or "repeat" (epochs, steps)
+    kind: str  # "data" (iterates over validation/training data), "repeat" (epochs, steps), "while" (until a condition)
     iter_labels: frozenset[str]
     items: list["Item"]
+    walked: frozenset[str] = frozenset()  # labels of sequences the loop variable indexes
 
 
 @dataclass(eq=False)
@@ -59,9 +60,15 @@ class BranchItem:
     node: ast.AST
     fn: Function
     truth: bool | None
-    cond: str
+    test: ast.AST | None  # the condition (None for match cases)
     body: list["Item"]
     orelse: list["Item"]
+    negated: bool = False  # the guard is `not test` (the rest of a block after `if test: return`)
+
+    @property
+    def cond(self) -> str:
+        text = _text(self.test) if self.test is not None else "match case"
+        return f"not ({text})" if self.negated else text
 
 
 Item = Union[Event, CallItem, LoopItem, BranchItem]
@@ -93,17 +100,19 @@ class Flow:
         self.targets: dict[int, set[str]] = {id(f): set() for f in program.functions}
         self.bwd_vars: dict[int, set[str]] = {id(f): set() for f in program.functions}
         self.data_loops: set[int] = set()
+        self.walked: dict[int, set[str]] = {}  # loop id -> labels of sequences its variable indexes (`stream[t]`)
         self.tables: set[str] = set()  # names of count tables written with validation-data keys
-        self.returned: dict[int, set[str]] = {id(f): _returned_names(f) for f in program.functions}
-        self.accumulators: dict[int, set[str]] = {id(f): _augmented_names(f) for f in program.functions}
+        shapes = _shapes(program)
+        self.returned: dict[int, set[str]] = shapes["returned"]
+        self.accumulators: dict[int, set[str]] = shapes["accumulators"]
         self.items: dict[int, list[Item]] = {}
-        self.locals_cache: dict[int, dict[str, Function]] = {id(f): local_functions(program, f) for f in program.functions}
+        self.locals_cache: dict[int, dict[str, Function]] = shapes["locals"]
         self.module_classes = {n for n, infos in program.classes.items() if any(program.is_subclass_of(i, ("Module",)) for i in infos)}
         self.optimizer_classes = {n for n, infos in program.classes.items() if any(program.is_subclass_of(i, ("Optimizer",)) for i in infos)}
         self.forward_has_loss = False
         self.exec_sites = {(u.run_at[0], u.run_at[1]): program.module_body[id(u)] for u in program.units if u.run_at}
         self.unit_index = {id(u): i for i, u in enumerate(program.units)}
-        self.declared = {id(f): _declarations(f) for f in program.functions}
+        self.declared = shapes["declared"]
         self.changed = False
 
     # -- driver ---------------------------------------------------------------------------------
@@ -195,7 +204,7 @@ class _Walker:
                 if self.flow.prune and truth is not None:
                     return items if truth else items + self.block(stmts[i + 1:])
                 rest = self.block(stmts[i + 1:])
-                items.append(BranchItem(stmt, self.fn, None if truth is None else not truth, "not (" + _text(stmt.test) + ")", rest, []))
+                items.append(BranchItem(stmt, self.fn, None if truth is None else not truth, stmt.test, rest, [], negated=True))
                 return items
             items.extend(self.statement(stmt))
         return items
@@ -213,7 +222,7 @@ class _Walker:
             truth = self._truth(stmt.test)
             if self.flow.prune and truth is not None:
                 return head + self.block(stmt.body if truth else stmt.orelse)
-            return head + [BranchItem(stmt, self.fn, truth, _text(stmt.test), self.block(stmt.body), self.block(stmt.orelse))]
+            return head + [BranchItem(stmt, self.fn, truth, stmt.test, self.block(stmt.body), self.block(stmt.orelse))]
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
             iter_labels = self.label(stmt.iter)
             loop_label = frozenset({f"{L.LOOP}{id(stmt)}"})
@@ -221,11 +230,11 @@ class _Walker:
             head = self.take()
             body = self.block(stmt.body) + self.block(stmt.orelse)
             kind = "data" if (_loop_data(iter_labels) or id(stmt) in self.flow.data_loops) else "repeat"
-            return head + [LoopItem(stmt, self.fn, kind, iter_labels, body)]
+            return head + [LoopItem(stmt, self.fn, kind, iter_labels, body, frozenset(self.flow.walked.get(id(stmt), ())))]
         if isinstance(stmt, ast.While):
             test_labels = self.label(stmt.test)
             head = self.take()
-            kind = "data" if _loop_data(test_labels) else "repeat"
+            kind = "data" if _loop_data(test_labels) else "while"  # runs until a condition: progress, not passes
             return head + [LoopItem(stmt, self.fn, kind, test_labels, self.block(stmt.body) + self.block(stmt.orelse))]
         if isinstance(stmt, (ast.With, ast.AsyncWith)):
             saved = self.no_grad
@@ -250,18 +259,16 @@ class _Walker:
             self.label(stmt.subject)
             out = self.take()
             for case in stmt.cases:
-                out.append(BranchItem(case, self.fn, None, "match case", self.block(case.body), []))
+                out.append(BranchItem(case, self.fn, None, None, self.block(case.body), []))
             return out
         self.simple(stmt)
         return self.take()
 
     def class_body(self, cls: ast.ClassDef) -> None:
         """Class-level assignments (config classes): they become attribute labels."""
-        for stmt in cls.body:
-            value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+        for stmt in class_statements(cls):
+            value = stmt.value
             if value is None:
-                if isinstance(stmt, ast.ClassDef):
-                    self.class_body(stmt)
                 continue
             labels = self.label(value)
             for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]):
@@ -278,8 +285,8 @@ class _Walker:
                     self.pending.append(Event("STEP", self.fn, stmt, self.flow.lookup(self.fn, target.id) | {L.OPT}, {"receiver_text": target.id, "manual": True}, self.no_grad))
                 self.bind(target, value)
                 self.accumulation(stmt, target, value, stmt.value)
-                if _text(target) in {_text(n) for n in ast.walk(stmt.value)} or any(
-                        isinstance(n, ast.Call) and _call_name(n) == "get" for n in ast.walk(stmt.value)):
+                if self.emit and (_refers_to(stmt.value, target) or any(
+                        isinstance(n, ast.Call) and _call_name(n) == "get" for n in ast.walk(stmt.value))):
                     self.gram(stmt, stmt.value)
             self.table_write(stmt, stmt.targets, stmt.value, augmented=False)
         elif isinstance(stmt, ast.AugAssign):
@@ -391,7 +398,7 @@ class _Walker:
             else_items = self.pending
             self.pending = saved
             if body_items or else_items:
-                self.pending.append(BranchItem(node, self.fn, truth, _text(node.test), body_items, else_items))
+                self.pending.append(BranchItem(node, self.fn, truth, node.test, body_items, else_items))
             return test | body | orelse
         if isinstance(node, ast.NamedExpr):
             value = self.label(node.value)
@@ -414,6 +421,12 @@ class _Walker:
                 if int(loop[len(L.LOOP):]) not in self.flow.data_loops:
                     self.flow.data_loops.add(int(loop[len(L.LOOP):]))
                     self.flow.changed = True
+        walked = {x for x in value if x == L.BYTES or L.is_param(x)}
+        for loop in loops:
+            seen = self.flow.walked.setdefault(int(loop[len(L.LOOP):]), set())
+            if not walked <= seen:
+                seen |= walked
+                self.flow.changed = True
         out = value | index
         if value & {L.NORM, L.MODEL, L.LOSS}:
             last = node.slice.elts[-1] if isinstance(node.slice, ast.Tuple) and node.slice.elts else node.slice
@@ -671,13 +684,18 @@ class _Walker:
             elif isinstance(target, ast.Name) and target.id in self.flow.returned[id(self.fn)] and _is_reduction(value_node) \
                     and not {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]:
                 pass  # `loss = nll.sum()` reported directly (not a ratio of running sums)
-            elif not (isinstance(value_node, ast.BinOp) and isinstance(value_node.op, (ast.Add, ast.Sub)) and _text(target) in {_text(n) for n in ast.walk(value_node)}):
+            elif not (isinstance(value_node, ast.BinOp) and isinstance(value_node.op, (ast.Add, ast.Sub)) and _refers_to(value_node, target)):
                 return
         self.score_event(stmt, target, value, value_node)
 
     def score_event(self, node: ast.AST, target: ast.expr, value: frozenset[str], value_node: ast.AST) -> None:
-        """A candidate: the trace keeps it as a score when, at the call site, it is a loss on validation data."""
-        if not ((L.LOSS in value or _param_like(value)) and (value & {L.VAL} or _param_like(value))):
+        """A candidate: the trace keeps it as a score when, at the call site, it is a loss on validation data.
+        Without a loss label here, only sums into a caller's tensor (`def add(nll, sums): sums[0] += nll.sum()`)
+        can become one."""
+        if L.LOSS in value:
+            if not (value & {L.VAL} or _param_like(value)):
+                return
+        elif not (_param_like(value) and _root(target) in self.fn.params):
             return
         names = {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)}
         from_bwd = bool(names & self.flow.bwd_vars[id(self.fn)])
@@ -706,7 +724,7 @@ class _Walker:
                 and isinstance(test.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE))):
             return
         a, b = self.label(test.left), self.label(test.comparators[0])
-        if not (L.LOSS in a and L.LOSS in b):
+        if not (L.LOSS in a and L.LOSS in b and L.MODEL in a | b):
             return
         stored: list[frozenset[str]] = []
         for n in ast.walk(stmt):
@@ -726,7 +744,7 @@ class _Walker:
             if not isinstance(target, ast.Subscript):
                 continue
             base = _text(target.value)
-            reads_self = any(isinstance(n, (ast.Subscript, ast.Call)) and base in _text(n) for n in ast.walk(value_node))
+            reads_self = _refers_to(value_node, target.value)
             if not (augmented or reads_self):
                 continue
             keys = self.label(target.slice)
@@ -806,8 +824,24 @@ def _returned_names(fn: Function) -> set[str]:
     return returned
 
 
+def _shapes(program: Program) -> dict[str, dict]:
+    """Per-function syntax facts both views share, computed once per program."""
+    cached = getattr(program, "_flow_shapes", None)
+    if cached is None:
+        cached = {
+            "returned": {id(f): _returned_names(f) for f in program.functions},
+            "accumulators": {id(f): _augmented_names(f) for f in program.functions},
+            "locals": {id(f): local_functions(program, f) for f in program.functions},
+            "declared": {id(f): _declarations(f) for f in program.functions},
+        }
+        program._flow_shapes = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def _augmented_names(fn: Function) -> set[str]:
     """Running sums of a function: names that are targets of `+=` / `-=`."""
+    if isinstance(fn.node, ast.Module):
+        return set()
     return {n.target.id for n in ast.walk(fn.node) if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
 
 
@@ -827,6 +861,32 @@ def _declarations(fn: Function) -> tuple[set[str], set[str]]:
         elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             stack.extend(c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt))
     return nonlocals, globals_
+
+
+def _key(node: ast.AST) -> str | None:
+    """A cheap identity for a storage location: `x`, `self.h`, `t[...]` (indices ignored)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _key(node.value)
+        return f"{inner}.{node.attr}" if inner else None
+    if isinstance(node, ast.Subscript):
+        inner = _key(node.value)
+        return f"{inner}[]" if inner else None
+    return None
+
+
+def _refers_to(expr: ast.AST, location: ast.AST) -> bool:
+    """Whether `expr` reads `location` (or an element of it): `acc = acc + x`, `T[k] = T.get(k, 0) + 1`."""
+    key = _key(location)
+    if key is None:
+        return False
+    base = key[:-2] if key.endswith("[]") else key
+    for n in ast.walk(expr):
+        k = _key(n) if isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) else None
+        if k is not None and (k == key or k == base or k.startswith(base + "[")):
+            return True
+    return False
 
 
 def _text(node: ast.AST) -> str:

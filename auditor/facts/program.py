@@ -162,6 +162,18 @@ def _nested_blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
     return blocks
 
 
+def class_statements(cls: ast.ClassDef):
+    """Assignments of a class body, including those inside if/else, try and with blocks."""
+    stack = list(reversed(cls.body))
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            yield stmt
+        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for block in reversed(_nested_blocks(stmt)):
+                stack.extend(reversed(block))
+
+
 def _decorator_is_no_grad(node: ast.expr) -> bool:
     target = node.func if isinstance(node, ast.Call) else node
     name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
@@ -170,14 +182,18 @@ def _decorator_is_no_grad(node: ast.expr) -> bool:
 
 def local_functions(program: Program, fn: Function) -> dict[str, Function]:
     """Functions defined inside `fn` (and its enclosing functions), visible to its calls by name."""
+    children = getattr(program, "_children", None)
+    if children is None:
+        children = {}
+        for f in program.functions:
+            if f.parent is not None and f.cls is None:
+                children.setdefault(id(f.parent), []).append(f)
+        program._children = children  # type: ignore[attr-defined]
     visible: dict[str, Function] = {}
-    chain: list[Function] = []
     cur: Function | None = fn
     while cur is not None:
-        chain.append(cur)
-        cur = cur.parent
-    for f in program.functions:
-        if f.parent is not None and f.parent in chain and f.cls is None:
+        for f in children.get(id(cur), []):
             visible.setdefault(f.name, f)
+        cur = cur.parent
     return visible
 

@@ -23,7 +23,7 @@ class LoopRef:
     """One dynamic instance of a loop (a loop inside a helper called twice gives two instances)."""
 
     id: int
-    kind: str  # data | repeat
+    kind: str  # data | repeat | while
     fn: Function
     line: int
     iter_labels: frozenset[str]
@@ -31,10 +31,15 @@ class LoopRef:
 
 @dataclass(frozen=True)
 class Guard:
-    cond: str
+    branch: "BranchItem"
+    negated: bool  # on the else side
     truth: bool | None  # what the condition evaluates to on this path (None: unknown)
     file: str
     line: int
+
+    @property
+    def cond(self) -> str:
+        return f"not ({self.branch.cond})" if self.negated else self.branch.cond
 
 
 @dataclass(eq=False)
@@ -106,17 +111,19 @@ class _Builder:
             elif isinstance(item, LoopItem):
                 self.next_loop += 1
                 iter_labels = substitute(item.iter_labels, mapping)
-                kind = "data" if item.kind == "data" or iter_labels & {"VAL", "TRAIN", "VALN"} else "repeat"
+                if "BYTES" in substitute(item.walked, mapping):
+                    iter_labels = iter_labels | {"BYTES"}  # the loop walks a byte sequence
+                kind = "data" if item.kind == "data" or iter_labels & {"VAL", "TRAIN", "VALN"} else item.kind
                 ref = LoopRef(self.next_loop, kind, item.fn, getattr(item.node, "lineno", 0), iter_labels)
                 start = len(self.trace.events)
                 self.walk(item.items, mapping, loops + (ref,), guards, calls, no_grad, stack)
                 self.trace.loop_spans[ref.id] = (start, len(self.trace.events) - 1)
             elif isinstance(item, BranchItem):
                 line = getattr(item.node, "lineno", 0)
-                self.walk(item.body, mapping, loops, guards + (Guard(item.cond, item.truth, item.fn.unit.file, line),), calls, no_grad, stack)
+                self.walk(item.body, mapping, loops, guards + (Guard(item, False, item.truth, item.fn.unit.file, line),), calls, no_grad, stack)
                 if item.orelse:
                     negated = None if item.truth is None else not item.truth
-                    self.walk(item.orelse, mapping, loops, guards + (Guard("not (" + item.cond + ")", negated, item.fn.unit.file, line),),
+                    self.walk(item.orelse, mapping, loops, guards + (Guard(item, True, negated, item.fn.unit.file, line),),
                               calls, no_grad, stack)
 
     def flow_has_events(self, fn: Function) -> bool:

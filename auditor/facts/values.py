@@ -13,7 +13,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from .program import Function, Program
+from .program import Function, Program, class_statements
 
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 
@@ -47,7 +47,7 @@ class Evaluator:
         self.attributes: dict[str, list[tuple[ast.expr, Function]]] = {}
         self.locals: dict[tuple[int, str], list[ast.expr]] = {}
         self.env_reads: list[EnvRead] = []
-        self._fn_by_node: dict[int, Function] = {id(f.node): f for f in program.functions}
+        self._truths: dict[tuple[int, int], bool | None] = {}
         self._collect()
 
     # -- indexing ---------------------------------------------------------------------------
@@ -62,7 +62,7 @@ class Evaluator:
         for infos in self.program.classes.values():
             for info in infos:
                 body_fn = self.program.module_body[id(info.unit)]
-                for stmt in info.node.body:
+                for stmt in class_statements(info.node):
                     for target, value in _assignments(stmt):
                         if isinstance(target, ast.Name):
                             self.attributes.setdefault(target.id, []).append((value, body_fn))
@@ -90,6 +90,30 @@ class Evaluator:
             if isinstance(sl, ast.Constant) and isinstance(sl.value, str):
                 return sl.value, None
         return None
+
+    def attribute_env_keys(self) -> dict[str, str]:
+        """Config attribute -> the environment variable it is read from (`ppm_enabled` -> PPM_ENABLED)."""
+        out: dict[str, str] = {}
+        for attr, candidates in self.attributes.items():
+            for expr, _ in candidates:
+                for node in ast.walk(expr):
+                    found = self._env_call(node)
+                    if found is not None:
+                        out.setdefault(attr, found[0])
+                        break
+        return out
+
+    def apply_logged_settings(self, settings: dict[str, str]) -> dict[str, str]:
+        """Add to the environment what logs printed for config attributes (`ppm_enabled: True`) when the
+        run command did not set that variable; returns what was added."""
+        added: dict[str, str] = {}
+        for attr, key in self.attribute_env_keys().items():
+            if attr in settings and key not in self.env:
+                value = {"True": "1", "False": "0", "None": ""}.get(settings[attr], settings[attr])
+                self.env[key] = added[key] = value
+        if added:
+            self._truths.clear()
+        return added
 
     # -- evaluation -------------------------------------------------------------------------
     def eval(self, node: ast.expr | None, fn: Function, depth: int = 0, bindings: dict[str, Any] | None = None) -> Any:
@@ -205,6 +229,12 @@ class Evaluator:
 
     def truth(self, node: ast.expr, fn: Function) -> bool | None:
         """True / False when the condition is decided by constants and the environment, else None."""
+        key = (id(node), id(fn))
+        if key not in self._truths:
+            self._truths[key] = self._truth(node, fn)
+        return self._truths[key]
+
+    def _truth(self, node: ast.expr, fn: Function) -> bool | None:
         v = self.eval(node, fn)
         if v is UNKNOWN:
             return None
