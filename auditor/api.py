@@ -1,6 +1,8 @@
 """The one entry point: audit a file or records folder (and verify it, for a folder)."""
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from reports.model import AuditResult
@@ -23,7 +25,35 @@ def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     for log in sorted(evidence.logs, key=lambda log: log.name):
         for key, value in log.hparams.items():
             logged.setdefault(key, str(value))
-    return env_from_evidence(evidence, include_hparams=False), logged
+    env = env_from_evidence(evidence, include_hparams=False)
+    for key, value in documented_settings(folder).items():
+        env.setdefault(key, value)
+    return env, logged
+
+
+_SETTING = re.compile(r"`([A-Z][A-Z0-9_]{2,})=([^`\s]*)`")
+
+
+def documented_settings(folder: Path) -> dict[str, str]:
+    """Settings the folder states outside a run command: `KEY=VAL` in README code spans, and
+    upper-case keys of a run configuration JSON (`config.json`)."""
+    out: dict[str, str] = {}
+    readme = folder / "README.md"
+    if readme.is_file():
+        for key, value in _SETTING.findall(readme.read_text(encoding="utf-8", errors="replace")[:1_000_000]):
+            out.setdefault(key, value)
+    for path in sorted(folder.glob("*.json")):
+        if path.name == "submission.json" or path.stat().st_size > 1_000_000:
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(key, str) and key.isupper() and isinstance(value, (str, int, float, bool)):
+                    out.setdefault(key, str(int(value)) if isinstance(value, bool) else str(value))
+    return out
 
 
 def _run_context(sub) -> bool:

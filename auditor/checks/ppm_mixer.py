@@ -2,8 +2,8 @@
 
 What it does
     Finds score accumulations inside a loop over the bytes of tokens (from the tokenizer's pieces or
-    their UTF-8 encodings): a token model "spread" over bytes and mixed with a byte-level model,
-    scored byte by byte.
+    their UTF-8 encodings) that also updates byte-keyed count tables: a token model "spread" over
+    bytes and mixed with an online byte-level model (PPM), scored byte by byte.
 
 Why is this bad?
     The mixture is defined only along the realized token's bytes; summed over all token ids it is not
@@ -31,8 +31,9 @@ class PpmMixer(Check):
     RULES = ("EVAL-PPM-001",)
 
     def detect(self, facts) -> list[Detection]:
+        byte_writes = [w for w in facts.events("TWRITE") if L.BYTES in w.labels]
         for s in facts.scores:
-            byte_loop = next((l for l in s.loops if L.BYTES in l.iter_labels), None)
+            byte_loop = next((l for l in s.loops if L.BYTES in l.iter_labels and any(w.inside(l) for w in byte_writes)), None)
             if byte_loop is not None:
                 msg = (f"the score at {facts.evidence(s).file}:{facts.evidence(s).line} is accumulated byte by byte "
                        f"(loop over token bytes at line {byte_loop.line})")

@@ -493,7 +493,7 @@ class _Walker:
             if short in self.program.classes and alias and self._is_local_module(alias.rsplit(".", 1)[0]):
                 return self.program.method_of(short, "__init__"), "ctor"
             if self.flow.lookup(self.fn, func.id) or func.id in self.fn.params:
-                return self._forwards(), "instance"
+                return [], "instance"  # model calls are summarized (MODEL, LOSS), not inlined
             return [], "external"
         if isinstance(func, ast.Attribute):
             root = func.value
@@ -510,18 +510,15 @@ class _Walker:
                 own = self.program.method_of(self.fn.cls, func.attr)
                 if own:
                     return own, "method"
+                if self.fn.cls in self.flow.module_classes:
+                    return [], "instance"  # self.proj(x): calling a submodule
             found = self.program.methods.get(func.attr, [])
             if found:
                 return found, "method"
-            if isinstance(root, ast.Attribute) and isinstance(root.value, ast.Name) and root.value.id == "self":
-                return self._forwards(), "instance"  # self.block(x): a submodule call
         return [], "external"
 
     def _is_local_module(self, module: str) -> bool:
         return any(u.module == module for u in self.program.units)
-
-    def _forwards(self) -> list[Function]:
-        return []  # model calls are summarized (MODEL, LOSS) rather than inlined: forward passes have no events
 
     def program_call(self, node: ast.Call, callees: list[Function], arg_labels: list[frozenset[str]],
                      kw_labels: dict[str | None, frozenset[str]], receiver: frozenset[str], method: bool) -> frozenset[str]:
@@ -680,7 +677,8 @@ class _Walker:
             return
         if not augmented:
             if isinstance(target, ast.Subscript):
-                pass
+                if L.LOSS not in value:
+                    return  # `buf[i] = v` scores only what is already a loss here (not a caller's tensor)
             elif isinstance(target, ast.Name) and target.id in self.flow.returned[id(self.fn)] and _is_reduction(value_node) \
                     and not {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]:
                 pass  # `loss = nll.sum()` reported directly (not a ratio of running sums)

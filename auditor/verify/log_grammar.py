@@ -47,17 +47,19 @@ KINDS = (
 
 @dataclass(frozen=True)
 class LinePattern:
-    """One line shape: `name` is what the parser dispatches on, `doc` one real-looking example."""
+    """One line shape: `name` is what the parser dispatches on; `example` is a line it matches
+    (tests check each example is matched by its own pattern); `note` says what the line means."""
 
     name: str
     kind: str
     regex: re.Pattern[str]
-    doc: str
+    example: str
+    note: str = ""
 
 
-def _p(name: str, kind: str, pattern: str, doc: str) -> LinePattern:
+def _p(name: str, kind: str, pattern: str, example: str, note: str = "") -> LinePattern:
     assert kind in KINDS, kind
-    return LinePattern(name, kind, re.compile(pattern), doc)
+    return LinePattern(name, kind, re.compile(pattern), example, note)
 
 
 _METRIC_TAIL = r"(?P<tail>.*)$"
@@ -110,11 +112,13 @@ PATTERNS: tuple[LinePattern, ...] = (
     _p("code_size_compressed", "size", r"^Code size \(compressed\): (?P<bytes>\d+) bytes$",
        "Code size (compressed): 31999 bytes"),
     _p("total_raw", "size", r"^Total submission size: (?P<bytes>\d+) bytes$",
-       "Total submission size: 67272625 bytes  (raw fp32 model + code, never the artifact)"),
+       "Total submission size: 67272625 bytes",
+       "raw fp32 model + code, never the artifact"),
     _p("serialized_tagged", "size", r"^Serialized model (?P<tag>[A-Za-z0-9_+\-]+): (?P<bytes>\d+) bytes",
        "Serialized model int8+zlib: 15815847 bytes (payload:17178912 raw_torch:17224025 payload_ratio:3.91x)"),
     _p("total_tagged", "size", r"^Total submission size (?P<tag>[A-Za-z0-9_+\-]+): (?P<bytes>\d+) bytes$",
-       "Total submission size int8+zlib: 15863489 bytes  (the artifact: compressed model + code)"),
+       "Total submission size int8+zlib: 15863489 bytes",
+       "the artifact: compressed model + code"),
     _p("model_code_total", "size",
        r"^model:(?P<model>\d+) code:(?P<code>\d+) total:(?P<bytes>\d+) \((?P<mb>[\d.]+) MB\)$",
        "model:15589634 code:53472 total:15643106 (15.64 MB)"),
@@ -142,7 +146,8 @@ PATTERNS: tuple[LinePattern, ...] = (
     _p("gptq_reserve_ms", "gptq", r"^gptq:reserving (?P<res>\d+)ms from training budget, effective=(?P<ms>\d+)ms$",
        "gptq:reserving 14000ms from training budget, effective=586000ms"),
     _p("hessians_train_start", "gptq", r"^GPTQ:collecting Hessians from calibration data\.\.\.$",
-       "GPTQ:collecting Hessians from calibration data...  (reads training shards)"),
+       "GPTQ:collecting Hessians from calibration data...",
+       "reads training shards"),
     _p("hessians_train_done", "gptq", r"^GPTQ:collected (?P<n>\d+) Hessians in (?P<s>[\d.]+)s$",
        "GPTQ:collected 67 Hessians in 4.7s"),
     _p("gptq_calibrating", "gptq", r"^gptq:calibrating with (?P<n>\d+) batches(?P<train> \(training data\))?\.\.\.$",
@@ -161,10 +166,11 @@ PATTERNS: tuple[LinePattern, ...] = (
     _p("post_gptq_total", "gptq", r"^wallclock:post_gptq total_elapsed:(?P<s>[\d.]+)s train_budget:(?P<b>[\d.]+)s$",
        "wallclock:post_gptq total_elapsed:858.2s train_budget:600.0s"),
     _p("artifact_wallclock", "gptq", r"^artifact_production_wallclock: (?P<s>[\d.]+)s \(must be < (?P<lim>[\d.]+)\)$",
-       "artifact_production_wallclock: 1121.067s (must be < 600.0)  (printed by a merged record; not authoritative)"),
+       "artifact_production_wallclock: 1121.067s (must be < 600.0)",
+       "printed by a merged record; not authoritative"),
     _p("quant_detail", "gptq",
        r"^\s*(?:gptq \(int\d+\)(?:\+\w+)?|passthrough \(float\d+\)|gate_int\d+_row|Quantized weights|"
-       r"rank\s+\d+: int\d+ |Compressors: |Params: )\S*.*$",
+       r"rank\s+\d+: int\d+ |Compressors: |Params: |raw quantized size: |zlib compressed: |quantized \d+ float)\S*.*$",
        "gptq (int6): blocks.attn.c_k.weight, blocks.attn.c_q.weight, ..."),
     _p("gptq_other", "gptq",
        r"^(?:gptq|GPTQ|gptq_quantize|selective_prune|serialize_wallclock|Serialize|Deserialize|GPTQ quantization)"
@@ -219,13 +225,15 @@ PATTERNS: tuple[LinePattern, ...] = (
     _p("torch_version", "hardware", r"^(?:Running )?PyTorch (?P<ver>\S+)$", "Running PyTorch 2.9.1+cu128"),
     _p("gpu_row", "hardware", r"^\|\s+(?P<idx>\d+)\s+NVIDIA (?P<name>.+?)\s+(?:On|Off)\s+\|",
        "|   0  NVIDIA H100 80GB HBM3          On  |   00000000:04:00.0 Off |   0 |"),
-    _p("env_assignment", "hparam", r"^(?P<key>[A-Z][A-Z0-9_]{2,})=(?P<val>\S*)$", "NGRAM_WITHIN_BETA=0"),
+    _p("env_assignment", "hparam", r"^\s*(?P<key>[A-Z][A-Z0-9_]{2,})=(?P<val>\S*)$", "NGRAM_WITHIN_BETA=0"),
     _p("kv_dump", "hparam", r"^[A-Za-z_]\w*=\S*(?: [A-Za-z_]\w*=\S*){4,}\s*$",
-       "activation=relu2 adam_eps=1e-08 ... seed=42 ... warmup_steps=20  (one-line hyperparameter dump)"),
+       "activation=relu2 adam_eps=1e-08 model_dim=512 num_layers=10 seed=42 warmup_steps=20",
+       "one-line hyperparameter dump"),
     _p("summary_kv", "summary", r"^(?P<key>val_bpb|val_loss|artifact_bytes|line_count|valid):\s{2,}(?P<val>\S+)$",
-       "val_bpb:          1.12360306  (author's own summary block; not a metric line)"),
+       "val_bpb:          1.12360306",
+       "author's own summary block; not a metric line"),
     _p("schedule", "schedule",
-       r"^(?:swa|late_qat|ema|layer_loop|loop_warmup|warmup_cu_buckets|qat|recurrence|muon|lr|warmdown)[:\s].*$",
+       r"^(?:swa\w*|late_qat|ema|layer_loop|loop_warmup|warmup_cu_buckets|qat|recurrence|muon|lr|warmdown)[:\s].*$",
        "late_qat:enabled step:6581 scale:0.1500"),
     # -- recognised noise (launcher, NCCL, nvidia-smi table, separators) --------------------------
     _p("torchrun_warning", "noise", r"^W\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S*\.py:\d+\].*$",
@@ -238,18 +246,21 @@ PATTERNS: tuple[LinePattern, ...] = (
     _p("runner", "noise",
        r"^\s*(?:\[(?:local|modal)\] .*|\[\d\d:\d\d:\d\d\] .*|>> .*|=== .* ===|nohup: .*|start \d{4}-\d\d-\d\dT.*|"
        r"Setting OMP_NUM_THREADS .*|\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] .*NCCL (?:WARN|INFO) .*)$",
-       "[19:35:17] DONE seed=42 rc=0 dur=717s  (launcher/orchestration output)"),
+       "[19:35:17] DONE seed=42 rc=0 dur=717s",
+       "launcher/orchestration output"),
     _p("json_dump", "summary", r"^\s*(?:\"[^\"]+\": .*|[{}\[\]],?)$",
-       '  "post_ttt_val_bpb": 1.06400238,  (a JSON result echoed into the log; not a metric line)'),
+       '  "post_ttt_val_bpb": 1.06400238,', "a JSON result echoed into the log; not a metric line"),
     _p("nvidia_smi", "noise", r"^[|+].*[|+-]\s*$|^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \w{3} +\d+ \d\d:\d\d:\d\d \d{4}\s*$",
        "+-----------------------------------------------------------------------------------------+"),
-    _p("source_marker", "noise", r"^Source code:\s*$", "Source code:  (the embedded script follows)"),
+    _p("source_marker", "noise", r"^Source code:\s*$", "Source code:",
+       "the embedded script follows"),
     _p("separator", "noise", r"^(?:[=\-*#~_]{3,})\s*$", "===================="),
     _p("blank", "noise", r"^\s*$", ""),
     _p("status", "setup",
        r"^(?!.*(?:val_loss|val_bpb|bytes|train_time|eval_time|submission))"
        r"[A-Za-z_][\w.\-]*[:=]\s?\S.*$",
-       "attention_mode:gqa num_heads:8 num_kv_heads:4  (configuration echo; carries no checked fact)"),
+       "attention_mode:gqa num_heads:8 num_kv_heads:4",
+       "configuration echo; carries no checked fact"),
 )
 
 # Metric labels: which final-metric lines are the official score of a seed (LOG-001).

@@ -5,6 +5,7 @@ keeps the facts the checks need, each with the line it came from (for evidence).
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,9 @@ class LogRecord:
         return bool(self.metrics or self.stop or self.last_step or self.artifact)
 
     def official_metrics(self) -> list[Metric]:
-        return [m for m in self.metrics if m.role == "official"]
+        """Official final-metric lines with finite values (NaN/inf scores are no score)."""
+        return [m for m in self.metrics if m.role == "official" and math.isfinite(m.val_bpb)
+                and math.isfinite(m.val_loss)]
 
     @property
     def train_end_line(self) -> int:
@@ -445,5 +448,5 @@ def load_log(path: Path, name: str, cap: int = MAX_LOG_BYTES) -> tuple[LogRecord
     lt = read_log(path, cap)
     if lt.error or lt.binary:
         return None, lt
-    notes = (f"read the first and last {cap // 2 // (1024 * 1024)} MiB of {lt.size:,} bytes",) if lt.truncated else ()
+    notes = (f"read the first and last {cap // 2:,} bytes of {lt.size:,}",) if lt.truncated else ()
     return parse_log(lt.text, name, notes), lt

@@ -1,6 +1,7 @@
 """`verify_folder`: read a records folder once, run every record check, assemble the verify block."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from auditor.verify.evidence import Evidence, SeedRun, gather
 from auditor.verify.folder import discover
 from auditor.verify.run_env import env_from_evidence, run_command
 from auditor.verify.significance import resolve_baseline, significance
+from auditor.verify.smoke import smoke_test
 from reports.model import Finding
 from rules import Rules, load_rules
 
@@ -124,8 +126,7 @@ def verify_folder(folder: Path, *, baseline: str | None = None, smoke: bool = Fa
             })
     smoke_block = None
     if smoke:
-        from auditor.verify.smoke import smoke_test
-        result = smoke_test(ev.layout, script)
+        result = smoke_test(ev.layout, script, env_from_evidence(ev, include_hparams=False))
         smoke_block = result.to_json()
         findings.extend(result.findings(ctx))
     layout = ev.layout
@@ -155,4 +156,15 @@ def verify_folder(folder: Path, *, baseline: str | None = None, smoke: bool = Fa
         + [{"file": name, "unreadable": lt.error or "binary"} for name, lt in ev.unreadable],
         "smoke": smoke_block,
     }
-    return VerifyOutcome(findings=findings, block=block)
+    return VerifyOutcome(findings=findings, block=_finite(block))
+
+
+def _finite(value: Any) -> Any:
+    """The block with NaN/inf (hostile logs print them) replaced by None, so it stays valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -62,7 +62,9 @@ def _env_names_read(script: str) -> set[str]:
     return set(re.findall(r"""(?:environ(?:\.get)?\s*[(\[]\s*|getenv\s*\(\s*)["']([A-Z][A-Z0-9_]*)["']""", script))
 
 
-def env_from_evidence(ev: Evidence) -> dict[str, str]:
+def env_from_evidence(ev: Evidence, *, include_hparams: bool = True) -> dict[str, str]:
+    """The folder's run environment; `include_hparams=False` keeps only what commands and logs
+    state as NAME=value (hyperparameter dumps print values like "True" that scripts cannot parse)."""
     env: dict[str, str] = {}
     for name, value in env_from_text(ev.readme).items():
         env.setdefault(name, value)
@@ -75,6 +77,8 @@ def env_from_evidence(ev: Evidence) -> dict[str, str]:
         for name, value in log.env.items():
             if name not in EXCLUDED:
                 env.setdefault(name, value)
+    if not include_hparams:
+        return env
     script = ev.script or ""
     read = _env_names_read(unwrap(script) or script)
     for log in logs:

@@ -70,8 +70,11 @@ def check_scores(ctx: Context) -> list[Finding]:
     out = []
     unscored = [r for r in ctx.ev.runs if r.metric is None]
     if unscored:
+        def why(log: LogRecord) -> str:
+            nonfinite = any(m.role == "official" for m in log.metrics)
+            return f"{log.name}, only NaN/inf scores" if nonfinite else log.name
         out.append(ctx.finding("LOG-001", "no official final-metric line for seed(s) "
-                               + ", ".join(f"{r.seed} ({r.log.name})" for r in unscored),
+                               + ", ".join(f"{r.seed} ({why(r.log)})" for r in unscored),
                                tuple(e for r in unscored for e in at_end(r.log, "no final metric"))))
     kinds = {family(r.metric.label) for r in ctx.ev.runs if r.metric is not None}
     if len(kinds) > 1:

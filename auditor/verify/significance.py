@@ -22,7 +22,7 @@ from reports.model import Finding
 from rules import RULES_DIR, Rules
 
 LEADERBOARD = RULES_DIR / "leaderboard.yaml"
-_VALUES = re.compile(r"^\s*\d+(?:\.\d+)?(?:\s*[,;\s]\s*\d+(?:\.\d+)?)*\s*$")
+_VALUES = re.compile(r"^\s*\d*\.\d+(?:\s*[,;\s]\s*\d*\.\d+)*\s*$")
 
 
 class BaselineError(ValueError):

@@ -1,0 +1,179 @@
+"""Run an untrusted command in a subprocess sandbox: no network, a scratch working directory, time,
+memory, process and file-size limits, and an environment without tokens or credentials.
+
+Network is refused twice: a `sitecustomize` bootstrap (first on PYTHONPATH) replaces
+`socket.socket`, `socket.create_connection` and `socket.getaddrinfo` before any user code runs, and
+the command is wrapped in `unshare -n` (or `unshare -rn`) when the kernel allows it. Resource
+limits are set in the child before exec; on the wallclock timeout the whole process group is killed.
+Reruns reuse `run_sandboxed`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+NETWORK_GUARD = '''\
+"""pgolf-audit sandbox bootstrap: refuse network sockets before any submitted code runs."""
+import socket as _socket
+
+_REFUSED = "network access is disabled in the pgolf-audit sandbox"
+_Base = _socket.socket
+_LOCAL = {getattr(_socket, "AF_UNIX", None)}
+
+
+class _GuardedSocket(_Base):
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        if fileno is None and family not in _LOCAL:
+            raise OSError(_REFUSED)
+        super().__init__(family, type, proto, fileno)
+
+
+def _refuse(*args, **kwargs):
+    raise OSError(_REFUSED)
+
+
+_socket.socket = _GuardedSocket
+_socket.SocketType = _GuardedSocket
+_socket.create_connection = _refuse
+_socket.getaddrinfo = _refuse
+_socket.gethostbyname = _refuse
+_socket.create_server = _refuse
+'''
+
+#: Environment variables passed through (when set); everything else is dropped.
+PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+_SECRET = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|API_?KEY|PRIVATE|_KEY$|^AWS_|^GH_|^GITHUB_|"
+                     r"^HF_|^HUGGING|^OPENAI|^ANTHROPIC|^WANDB|^NETRC|^SSH_", re.I)
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """What the sandboxed command did. `returncode` is None when it was killed on the wallclock."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    wall_s: float
+    isolation: str  # "unshare -n + socket guard" | "socket guard"
+    output_truncated: bool
+
+    @property
+    def killed_by(self) -> str | None:
+        """The signal that ended the process, by name, when it was killed."""
+        if self.returncode is not None and self.returncode < 0:
+            return signal.Signals(-self.returncode).name
+        return "SIGKILL (timeout)" if self.timed_out else None
+
+
+def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Drop every variable whose name looks like a token, key, password or credential."""
+    return {k: v for k, v in env.items() if not _SECRET.search(k)}
+
+
+@lru_cache(maxsize=1)
+def _unshare_prefix() -> tuple[str, ...]:
+    exe = shutil.which("unshare")
+    if exe is None:
+        return ()
+    for flags in (("-n",), ("-r", "-n")):
+        try:
+            probe = subprocess.run([exe, *flags, "true"], capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if probe.returncode == 0:
+            return (exe, *flags, "--")
+    return ()
+
+
+def _user_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                count += os.stat(f"/proc/{entry}").st_uid == uid
+            except OSError:
+                continue
+    return count
+
+
+def _limits(mem_bytes: int, cpu_s: int, nproc: int, fsize: int):  # type: ignore[no-untyped-def]
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return apply
+
+
+def _tail(path: Path, limit: int) -> tuple[str, bool]:
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        if size > limit:
+            fh.seek(size - limit)
+        return fh.read().decode("utf-8", errors="replace"), size > limit
+
+
+def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: int, *,
+                  env: Mapping[str, str] | None = None, pythonpath: Sequence[Path] = (),
+                  max_procs: int = 64, max_file_bytes: int = 256 * 1024 * 1024,
+                  max_output_bytes: int = 1024 * 1024) -> SandboxResult:
+    """Run `cmd` in `cwd` (which should be a scratch copy) under the sandbox described above.
+
+    `env` adds variables (credentials are still scrubbed); `pythonpath` is placed after the network
+    guard. CPU time is capped at the wallclock limit; processes at the user's current count plus
+    `max_procs`; files the command writes (and its captured output) at `max_file_bytes`."""
+    cwd = Path(cwd)
+    with tempfile.TemporaryDirectory(prefix="pgolf-sandbox-") as tmp:
+        work = Path(tmp)
+        guard = work / "guard"
+        guard.mkdir()
+        (guard / "sitecustomize.py").write_text(NETWORK_GUARD, encoding="utf-8")
+        scratch_tmp = work / "tmp"
+        scratch_tmp.mkdir()
+        child_env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+        child_env.update(scrub_env(dict(env or {})))
+        child_env.update({
+            "HOME": str(cwd), "TMPDIR": str(scratch_tmp), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": os.pathsep.join([str(guard), *(str(p) for p in pythonpath)]),
+            "NO_PROXY": "*", "http_proxy": "http://0.0.0.0:9", "https_proxy": "http://0.0.0.0:9",
+        })
+        prefix = _unshare_prefix()
+        isolation = "unshare -n + socket guard" if prefix else "socket guard"
+        out_path, err_path = work / "stdout", work / "stderr"
+        limits = _limits(mem_bytes, max(1, int(timeout_s) + 1), _user_processes() + max_procs, max_file_bytes)
+        start = time.perf_counter()
+        timed_out = False
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            proc = subprocess.Popen([*prefix, *cmd], cwd=cwd, env=child_env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=err, start_new_session=True, preexec_fn=limits)
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        wall = time.perf_counter() - start
+        stdout, cut_out = _tail(out_path, max_output_bytes)
+        stderr, cut_err = _tail(err_path, max_output_bytes)
+    return SandboxResult(None if timed_out else proc.returncode, stdout, stderr, timed_out, wall, isolation,
+                         cut_out or cut_err)

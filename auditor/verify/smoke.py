@@ -1,0 +1,172 @@
+"""`--smoke`: import the submitted script in the sandbox and read its model shape (RULES.md SUB-003).
+
+The script is imported from a scratch copy of the folder with a module name other than "__main__",
+stand-ins for CUDA-only modules, no network and time/memory limits (see `sandbox`). A failure is
+attributed to the submission only when it is raised by the submission's own code for a reason that
+cannot come from our harness (missing package, stand-in, CPU-only torch, interpreter version, limits).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.verify.code import ScriptCode
+from auditor.verify.context import Context, at_line
+from auditor.verify.folder import FolderLayout
+from auditor.verify.sandbox import SandboxResult, run_sandboxed
+from reports.model import Finding
+
+CHILD = Path(__file__).with_name("smoke_child.py")
+MARKER = "PGOLF_SMOKE_RESULT "
+TIMEOUT_S = 120.0
+MEMORY_BYTES = 8 * 1024 ** 3
+MAX_COPY_BYTES = 64 * 1024 * 1024
+_AUTHOR_ERRORS = ("SyntaxError", "IndentationError", "TabError", "NameError", "UnboundLocalError",
+                  "TypeError", "ValueError", "KeyError", "IndexError", "ZeroDivisionError", "AssertionError",
+                  "AttributeError", "FileNotFoundError", "RecursionError")
+_HARNESS_HINTS = ("cuda", "nccl", "nvidia", "gpu", "not compiled with", "triton", "stand-in", "torch._C",
+                  "libcuda", "cudnn", "device-side", "no kernel image", "torch.distributed")
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    status: str  # ok | author_error | harness_error | timeout | skipped
+    summary: str
+    import_s: float | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    params: int | None = None
+    params_note: str = ""
+    code_bytes: int | None = None
+    stubs: tuple[str, ...] = ()
+    error: dict[str, Any] | None = None
+    isolation: str = ""
+    wall_s: float | None = None
+    script: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "summary": self.summary, "import_s": self.import_s,
+                "hparams": self.hparams, "params": self.params, "params_note": self.params_note,
+                "code_bytes": self.code_bytes, "stand_ins": list(self.stubs), "error": self.error,
+                "isolation": self.isolation, "wall_s": self.wall_s}
+
+    def findings(self, ctx: Context) -> list[Finding]:
+        """SUB-SMOKE-001, only for failures in the submitted code (never for harness failures).
+
+        Source: README (the script must run from inside the records folder)."""
+        if self.status != "author_error" or self.error is None:
+            return []
+        line = int(self.error.get("line") or 1)
+        return [ctx.finding("SUB-SMOKE-001", self.summary, at_line(self.script, line, ""))]
+
+
+def _copy(src: Path, dst: Path) -> None:
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        skip = []
+        for name in names:
+            path = Path(folder) / name
+            if name.startswith(".") or path.is_symlink() or (path.is_file() and path.stat().st_size > MAX_COPY_BYTES):
+                skip.append(name)
+        return skip
+    shutil.copytree(src, dst, ignore=ignore, symlinks=False)
+
+
+def _shape(hp: dict[str, Any], params: int | None, code_bytes: int | None) -> str:
+    parts = []
+    if "dim" in hp:
+        parts.append(f"dim {hp['dim']:g}")
+    if "layers" in hp:
+        parts.append(f"{hp['layers']:g} layers")
+    if "vocab" in hp:
+        parts.append(f"vocab {hp['vocab']:g}")
+    if params is not None:
+        parts.append(f"{params / 1e6:.1f} M params")
+    if code_bytes is not None:
+        parts.append(f"code {code_bytes:,} B")
+    return " · ".join(parts)
+
+
+def _attribute(data: dict[str, Any], script_name: str) -> tuple[str, str]:
+    """('author'|'harness', why) for a failed import."""
+    etype, message = str(data.get("error_type", "")), str(data.get("message", ""))
+    low = message.lower()
+    frames = data.get("frames") or []
+    innermost = frames[-1] if frames else {}
+    if etype in ("ModuleNotFoundError", "ImportError"):
+        missing = str(data.get("missing") or "")
+        if missing.split(".")[0] == "torch":
+            return "harness", "torch (or this part of it) is not importable in the smoke environment"
+        return "harness", (f"module {missing or message!r} is not installed in the smoke environment "
+                           f"(if it is a helper file missing from the folder, SIZE-002/SUB-002 apply)")
+    if etype == "SyntaxError" and "f-string" in low and sys.version_info < (3, 12):
+        return "harness", f"the sandbox's Python {sys.version_info.major}.{sys.version_info.minor} cannot parse 3.12 f-strings"
+    if data.get("stand_in_involved") or any(h in low for h in _HARNESS_HINTS) or \
+            str(innermost.get("file", "")).endswith(CHILD.name):
+        return "harness", "a CUDA-only module or device is needed (stand-ins and CPU torch cannot run it)"
+    if etype in ("MemoryError",):
+        return "harness", "the sandbox memory limit was reached"
+    if etype in _AUTHOR_ERRORS and innermost.get("in_submission"):
+        return "author", f"{etype} raised by {script_name} line {innermost.get('line')}"
+    return "harness", f"{etype} outside the submission's own code"
+
+
+def _interpret(res: SandboxResult, script: Path, code_bytes: int | None) -> SmokeResult:
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith(MARKER)]
+    common = {"isolation": res.isolation, "wall_s": round(res.wall_s, 3), "code_bytes": code_bytes,
+              "script": script.name}
+    if res.timed_out:
+        return SmokeResult("timeout", f"import did not finish within {TIMEOUT_S:.0f} s (killed); inconclusive",
+                           **common)
+    if not lines:
+        tail = (res.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        why = f"killed by {res.killed_by}" if res.killed_by else f"exit {res.returncode}"
+        return SmokeResult("harness_error", f"sandbox child ended without a result ({why}: {tail})", **common)
+    data = json.loads(lines[-1][len(MARKER):])
+    stubs = tuple(dict.fromkeys(str(s).split(".")[0] for s in data.get("stubs", ())))
+    if data.get("ok"):
+        hp = data.get("hparams") or {}
+        shape = _shape(hp, data.get("params"), code_bytes)
+        summary = f"import OK in {data['import_s']:.2f} s" + (f" · {shape}" if shape else "")
+        return SmokeResult("ok", summary, data["import_s"], hp, data.get("params"), data.get("params_note", ""),
+                           stubs=stubs, **common)
+    who, why = _attribute(data, script.name)
+    frames = data.get("frames") or []
+    own = [f for f in frames if f.get("in_submission")]
+    error = {"type": data.get("error_type"), "message": data.get("message"), "attribution": who, "reason": why,
+             "line": own[-1]["line"] if own else None, "frames": frames}
+    label = "submission error" if who == "author" else "harness limitation, not the submission's fault"
+    return SmokeResult("author_error" if who == "author" else "harness_error",
+                       f"import failed ({label}): {data.get('error_type')}: {str(data.get('message'))[:160]} — {why}",
+                       data.get("import_s"), stubs=stubs, error=error, **common)
+
+
+def smoke_test(layout: FolderLayout, code: ScriptCode | None, env: dict[str, str] | None = None,
+               timeout_s: float = TIMEOUT_S, mem_bytes: int = MEMORY_BYTES) -> SmokeResult:
+    """Import the folder's script in the sandbox with the run command's environment (`env`, e.g.
+    NUM_LAYERS=11 from the README) so the hyperparameters read are those of the logged runs.
+    Never raises for anything the script does."""
+    if code is None:
+        return SmokeResult("skipped", "no training script to import")
+    code_bytes = code.path.stat().st_size
+    result = _run(layout, code, env or {}, timeout_s, mem_bytes, code_bytes)
+    if env and result.status == "author_error":
+        bare = _run(layout, code, {}, timeout_s, mem_bytes, code_bytes)
+        if bare.status == "ok":  # the documented environment, not the code, broke the import
+            note = f"; with the run command's environment ({', '.join(sorted(env))}) it failed: {result.summary}"
+            return SmokeResult(**{**bare.__dict__, "summary": bare.summary + note})
+    return result
+
+
+def _run(layout: FolderLayout, code: ScriptCode, env: dict[str, str], timeout_s: float, mem_bytes: int,
+         code_bytes: int) -> SmokeResult:
+    with tempfile.TemporaryDirectory(prefix="pgolf-smoke-") as tmp:
+        scratch = Path(tmp) / layout.name
+        _copy(layout.root, scratch)
+        script = scratch / layout.rel(code.path)
+        res = run_sandboxed([sys.executable, "-s", "-B", str(CHILD), str(script)], cwd=scratch,
+                            timeout_s=timeout_s, mem_bytes=mem_bytes, env={**env, "PYTHONHASHSEED": "0"})
+        return _interpret(res, script, code_bytes)
