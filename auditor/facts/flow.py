@@ -452,6 +452,10 @@ class _Walker:
         name = _call_name(node)
         qual = self.program.qualified(func, self.fn) or name
         callees, kind = self.resolve(node, name)
+        if kind in ("instance", "external") and isinstance(func, ast.Name):
+            alias = self._function_alias(func.id)  # `log_ = math.log; log_(p)`
+            if alias:
+                qual, name, kind = alias, alias.rsplit(".", 1)[-1], "external"
         self.callbacks(node)
         if name in ("exec", "eval", "run_path") and kind == "external":
             body = self.flow.exec_sites.get((self.flow.unit_index[id(self.fn.unit)], node.lineno))
@@ -516,6 +520,19 @@ class _Walker:
             if found:
                 return found, "method"
         return [], "external"
+
+    def _function_alias(self, name: str) -> str | None:
+        """The dotted name a local variable aliases when it is bound once to a module attribute."""
+        for owner in (self.fn, self.program.module_body[id(self.fn.unit)]):
+            values = self.flow.ev.locals.get((id(owner), name))
+            if values:
+                if len(values) == 1 and isinstance(values[0], ast.Attribute):
+                    dotted = self.program.qualified(values[0], owner)
+                    root = dotted.split(".")[0] if dotted else ""
+                    if dotted and root in set(self.program.aliases_of(owner).values()):
+                        return dotted
+                return None
+        return None
 
     def _is_local_module(self, module: str) -> bool:
         return any(u.module == module for u in self.program.units)
@@ -742,11 +759,11 @@ class _Walker:
             if not isinstance(target, ast.Subscript):
                 continue
             base = _text(target.value)
-            reads_self = _refers_to(value_node, target.value)
-            if not (augmented or reads_self):
-                continue
             keys = self.label(target.slice)
-            if keys & {L.VAL} or _param_like(keys):
+            keyed_by_tokens = L.VAL in keys or (_param_like(keys) and not isinstance(target.slice, ast.Slice))
+            if not (augmented or _refers_to(value_node, target.value) or keyed_by_tokens):
+                continue  # `T[tok] = n` (keyed by a token) counts; `buf[a:b] = x` (positions) does not
+            if keyed_by_tokens:
                 self.pending.append(Event("TWRITE", self.fn, stmt, keys, {"table": base}, self.no_grad))
 
     def gram(self, stmt: ast.stmt, value_node: ast.expr) -> None:
