@@ -30,7 +30,8 @@ from ..facts import L
 from ..facts.values import UNKNOWN
 from . import Check, Detection, evidence_of
 
-_CLOCK = re.compile(r"wall|clock|time|budget|deadline|cap|limit|ms\b|seconds", re.I)
+_BUDGET = re.compile(r"wall|clock|budget|deadline|cap|limit|max_.*(ms|sec|time)", re.I)
+_CLOCK_READING = re.compile(r"perf_counter|time\(\)|elapsed|\bt0\b|start|now", re.I)
 
 
 def timed_reserve(facts):
@@ -49,13 +50,18 @@ def timed_reserve(facts):
 
 
 def _reserve_in(facts, fn):
+    """`cap_ms -= reserve` or `effective = cap_ms - reserve`: a time budget (a name, not a clock reading)
+    reduced by a positive (or configurable) amount."""
     for node in ast.walk(fn.node):
         pair = None
         if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub):
             pair = (node.target, node.value)
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
             pair = (node.left, node.right)
-        if pair and _CLOCK.search(ast.unparse(pair[0])) and not re.search(r"t0|start|time\.(perf_counter|time)\(\)|elapsed", ast.unparse(pair[1])):
+        if pair is None or not isinstance(pair[0], (ast.Name, ast.Attribute)):
+            continue
+        budget, amount_node = ast.unparse(pair[0]), ast.unparse(pair[1])
+        if _BUDGET.search(budget) and not _CLOCK_READING.search(amount_node):
             amount = facts.evaluator.eval(pair[1], fn)
             if amount is UNKNOWN or (isinstance(amount, (int, float)) and amount > 0):
                 return node

@@ -78,7 +78,7 @@ def unwrap(source: str) -> str | None:
 
 _STATEMENT_STRING = re.compile(r"^[ \t]*[rRbBuU]?(\"\"\"|\'\'\')[\s\S]*?\1[ \t]*$", re.M)
 _COMMENT_LINE = re.compile(r"^[ \t]*#.*$", re.M)
-_BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
+_BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n)+")
 
 
 def light_minify(source: str) -> str:
