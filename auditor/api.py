@@ -12,8 +12,8 @@ from .facts import compute_facts
 from .source import load
 
 
-def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(environment of the run command in README/logs, hyperparameters the logs printed)."""
+def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str], str]:
+    """(environment of the run command in README/logs, hyperparameters the logs printed, log text)."""
     from rules import load_rules
 
     from .verify.evidence import gather
@@ -28,9 +28,20 @@ def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     env = env_from_evidence(evidence, include_hparams=False)
     for key, value in documented_settings(folder).items():
         env.setdefault(key, value)
-    return env, logged
+    return env, logged, log_text(folder)
 
 
+def log_text(folder: Path) -> str:
+    """The beginning of every log-like file in the folder (train logs are `*.log` / `*.txt`)."""
+    parts = []
+    for path in sorted(list(folder.glob("*.log")) + list(folder.glob("*.txt")) + list(folder.glob("logs/*"))):
+        if path.is_file() and path.name not in ("requirements.txt",):
+            with path.open("rb") as fh:
+                parts.append(fh.read(LOG_TEXT_LIMIT).decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
+LOG_TEXT_LIMIT = 4_000_000  # characters of each log searched for guarded log lines
 _SETTING = re.compile(r"`([A-Z][A-Z0-9_]{2,})=([^`\s]*)`")
 
 
@@ -75,12 +86,13 @@ def audit_path(path: Path, *, env: dict[str, str] | None = None, verify: bool = 
     sub = load(path)
     effective: dict[str, str] = {}
     logged: dict[str, str] = {}
+    log_text = ""
     if _run_context(sub):
-        command_env, logged = folder_settings(sub.root)
+        command_env, logged, log_text = folder_settings(sub.root)
         effective.update(command_env)
     folder_keys = set(effective)
     effective.update(env or {})
-    facts = compute_facts(sub, effective, logged)
+    facts = compute_facts(sub, effective, logged, log_text)
     result = build_result(str(path), facts)
     from_folder = {k: v for k, v in facts.env.items() if k in folder_keys or (k not in (env or {}) and k not in folder_keys)}
     if from_folder:

@@ -113,7 +113,7 @@ def report(results: list[dict], show_misses: bool) -> None:
     if secs:
         big = [r["seconds"] for r in results if r["lines"] >= 2500]
         print(f"seconds per file: median {statistics.median(secs):.3f}, max {max(secs):.3f}; per 1,000 lines median "
-              f"{statistics.median(per_kline):.3f}; files >= 2,500 lines: median {statistics.median(big) if big else 0:.3f} s (n={len(big)})")
+              f"{statistics.median(per_kline) if per_kline else 0:.3f}; files >= 2,500 lines: median {statistics.median(big) if big else 0:.3f} s (n={len(big)})")
     if show_misses:
         for r in results:
             if not agrees(r) or (r["label"] == "LEGAL" and r["verdict"] == "REVIEW"):

@@ -170,16 +170,18 @@ class Facts:
 
 
 def compute_facts(submission: Submission, env: dict[str, str] | None = None,
-                  logged: dict[str, str] | None = None) -> Facts:
+                  logged: dict[str, str] | None = None, log_text: str = "") -> Facts:
     """Two views of one program: `live` follows only the branches the environment can take; its
     `full` twin follows every branch and traces uncalled functions, to report what is switched off.
 
     `env` is the environment (given, or from the run command); `logged` holds hyperparameters a run's
-    log printed (`ppm_enabled: True`), applied to the variables those config attributes read."""
+    log printed (`ppm_enabled: True`), applied to the variables those config attributes read;
+    `log_text` turns on flags whose guarded log lines the logs contain."""
     env = dict(env or {})
     program = build_program(submission)
     evaluator = Evaluator(program, env)
     evaluator.apply_logged_settings(logged or {})
+    evaluator.apply_observed_logs(log_text)
     views = []
     for prune in (True, False):
         flow = Flow(program, evaluator, prune=prune)

@@ -120,40 +120,36 @@ def _first_pass_only(score: TraceEvent, step: TraceEvent) -> bool:
 
 
 def slot_mask(facts, adaptation: Adaptation) -> str:
-    """"scored" when the delta's loss covers positions that are then scored, "context" when only earlier ones."""
+    """"context" when the delta's loss covers only positions before those that are then scored (its
+    slices end where the scored slices start: `[:s]` vs `[s:wlen]`); "scored" otherwise."""
     bwd = adaptation.update.backward  # type: ignore[attr-defined]
-    if bwd is None:
+    scored = (adaptation.after or adaptation.repeated or adaptation.later)
+    if bwd is None or not scored:
         return "scored"
-    fn = bwd.fn
-    receiver = bwd.event.node.func.value if isinstance(bwd.event.node, ast.Call) and isinstance(bwd.event.node.func, ast.Attribute) else None
-    names = {receiver.id} if isinstance(receiver, ast.Name) else set()
-    exprs: list[ast.AST] = [receiver] if receiver is not None else []
-    for _ in range(2):  # the loss, then what it is built from (masks, sliced targets)
+    node = bwd.event.node
+    receiver = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else node
+    fitted = _slices(bwd.fn, receiver)
+    score_node = scored[0].event.node
+    score_value = score_node.value if isinstance(score_node, (ast.AugAssign, ast.Assign)) else score_node
+    score_starts = {ast.unparse(sl.lower) for sl in _slices(scored[0].fn, score_value) if sl.lower is not None}
+    ends_at_score = [sl for sl in fitted if sl.upper is not None and ast.unparse(sl.upper) in score_starts]
+    covers_score = [sl for sl in fitted if sl.lower is not None and ast.unparse(sl.lower) in score_starts]
+    return "context" if ends_at_score and not covers_score else "scored"
+
+
+def _slices(fn, expr: ast.AST) -> list[ast.Slice]:
+    """Slices in an expression and in the assignments of the names it uses (two levels back)."""
+    exprs: list[ast.AST] = [expr]
+    names = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    for _ in range(2):
         for node in ast.walk(fn.node):
             if isinstance(node, ast.Assign) and any(_target_base(t) in names for t in node.targets):
-                exprs.append(node.value)
-                exprs.extend(node.targets)
+                exprs.extend([node.value, *node.targets])
                 names |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
-    slices = [n for e in exprs for n in ast.walk(e) if isinstance(n, ast.Slice)]
-    context_only = [s for s in slices if _is_const_or_none(s.lower) and s.upper is not None and not _is_const_or_none(s.upper)]
-    scored_like = [s for s in slices if s.lower is not None and not _is_const_or_none(s.lower)]
-    return "context" if context_only and not scored_like else "scored"
+    return [n for e in exprs for n in ast.walk(e) if isinstance(n, ast.Slice)]
 
 
 def _target_base(node: ast.AST) -> str | None:
     while isinstance(node, (ast.Subscript, ast.Attribute)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else None
-
-
-def _is_const_or_none(node: ast.AST | None) -> bool:
-    return node is None or isinstance(node, ast.Constant) or (isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant))
-
-
-def oracle_in_pass_loop(facts, oracle: TraceEvent) -> bool:
-    """An oracle minimum inside a pass loop that also trains on validation data: a min over TTT passes."""
-    for u in facts.updates:
-        if L.VAL in u.data and u.step.root == oracle.root:
-            if any(l.kind == "repeat" for l in _common_loops(oracle.loops, u.step.loops)):
-                return True
-    return False

@@ -105,6 +105,8 @@ class _Builder:
                         continue
                     self.trace.reached.add(id(callee))
                     inner = {p: substitute(v, mapping) for p, v in item.mapping.items()}
+                    if callee.parent is not None and id(callee.parent) in stack:
+                        inner = {**mapping, **inner}  # a closure sees its enclosing call's parameters
                     self.walk(self.flow.items[id(callee)], inner, loops, guards,
                               calls + ((item_fn(item, stack, self.flow), getattr(item.node, "lineno", 0)),),
                               no_grad or item.no_grad, stack + (id(callee),))

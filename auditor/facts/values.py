@@ -115,6 +115,48 @@ class Evaluator:
             self._truths.clear()
         return added
 
+    def apply_observed_logs(self, log_text: str) -> dict[str, str]:
+        """Switch on flags whose guarded log lines appear in the run's logs.
+
+        A branch that is off with the current environment but prints a distinctive literal (`slot_lr=`,
+        `ppm_mix val_bpb:`) that the submitted logs contain, or calls a function that does, did run;
+        the environment variable its condition reads is set to "1". Returns what was added."""
+        added: dict[str, str] = {}
+        if not log_text:
+            return added
+        printed = {f.name for f in self.program.functions
+                   if not isinstance(f.node, ast.Module) and any(x in log_text for x in _fragments(f.body))}
+        for fn in self.program.functions:
+            for node in [*_own_statements(fn), *_own_nodes(fn)]:
+                if not isinstance(node, (ast.If, ast.IfExp)):
+                    continue
+                if self.truth(node.test, fn) is not False:
+                    continue
+                body = node.body if isinstance(node, ast.If) else [node.body]
+                called = {getattr(c.func, "attr", getattr(c.func, "id", "")) for b in body for c in ast.walk(b) if isinstance(c, ast.Call)}
+                if called & printed or any(f in log_text for f in _fragments(body)):
+                    for key in self._env_keys_of(node.test, fn):
+                        if key not in self.env:
+                            self.env[key] = added[key] = "1"
+        if added:
+            self._truths.clear()
+        return added
+
+    def _env_keys_of(self, test: ast.expr, fn: Function, depth: int = 0) -> list[str]:
+        """Environment variables a condition reads, through local variables and config attributes."""
+        keys: list[str] = []
+        for node in ast.walk(test):
+            found = self._env_call(node)
+            if found:
+                keys.append(found[0])
+            elif depth < 3 and isinstance(node, (ast.Name, ast.Attribute)):
+                name = node.id if isinstance(node, ast.Name) else node.attr
+                sources = self.locals.get((id(fn), name), []) if isinstance(node, ast.Name) else []
+                sources = sources or [e for e, _ in self.attributes.get(name, [])]
+                for expr in sources[:3]:
+                    keys.extend(self._env_keys_of(expr, fn, depth + 1))
+        return keys
+
     # -- evaluation -------------------------------------------------------------------------
     def eval(self, node: ast.expr | None, fn: Function, depth: int = 0, bindings: dict[str, Any] | None = None) -> Any:
         if node is None or depth > 12:
@@ -242,6 +284,18 @@ class Evaluator:
             return bool(v)
         except Exception:
             return None
+
+
+def _fragments(stmts: list[ast.AST]) -> set[str]:
+    """Distinctive literal text in a branch (f-string parts included): what its log lines contain."""
+    out: set[str] = set()
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value.strip()
+                if len(text) >= 8 and any(c.isalpha() for c in text) and ("_" in text or ":" in text or "=" in text):
+                    out.add(text)
+    return out
 
 
 def _dotted(node: ast.AST) -> str:

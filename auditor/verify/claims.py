@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from auditor.verify import stats
 from auditor.verify.context import Context, at_key, at_line
+from auditor.verify.evidence import SeedRun
 from auditor.verify.size import artifact_bytes
 from auditor.verify.timing import eval_time
 from reports.model import Finding
@@ -18,7 +19,8 @@ _HEADLINE = re.compile(r"val[_ ]bpb\W{0,6}?(\d\.\d{3,})", re.I)
 _SEEDS_WORD = re.compile(r"(?<![=\w.])(\d+|one|two|three|four|five|single)[- ]seeds?\b(?!\s*=)", re.I)
 _WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _MB = re.compile(r"(?<![\w.])(\d{1,2}\.\d{1,4})\s*(MB|MiB)\b")
-_HEADLINE_LINES = 12
+_HEADLINE_LINES = 12  # the headline val_bpb is stated in the title block
+_EXACT_KEYS = ("artifact_bytes", "bytes_total", "steps")
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,12 @@ def _near(value: float, target: float, text: str, units: float = 0.5) -> bool:
     return abs(value - target) <= units * 10.0 ** -dec + 1e-12
 
 
-def _bpb_values(ctx: Context) -> list[float]:
-    vals = [r.metric.val_bpb for r in ctx.ev.runs if r.metric is not None]
-    return vals + ([stats.mean(vals)] if vals else [])
+def _close(a: float, b: float, rel: float = 0.005) -> bool:
+    return abs(a - b) <= max(rel * max(abs(a), abs(b)), 1.0)
+
+
+def _readme_name(ctx: Context) -> str:
+    return ctx.ev.layout.rel(ctx.ev.layout.readme) if ctx.ev.layout.readme else "README.md"
 
 
 def check_units(ctx: Context) -> list[Finding]:
@@ -52,14 +57,14 @@ def check_units(ctx: Context) -> list[Finding]:
 
     Source: README (the 0.005 margin is in nats of val_loss per token); seed thread #478
     ("beats SOTA (1.14276) by 0.016 nats" where 1.14276 - 1.12676 is BPB)."""
-    ours = _bpb_values(ctx)
-    if not ours:
+    scores = ctx.ev.scores()
+    if not scores:
         return []
-    rows = [r for r in ctx.ev.runs if r.metric is not None]
-    ratio = stats.mean([r.metric.val_loss / r.metric.val_bpb for r in rows])  # type: ignore[union-attr]
+    ours = [m.val_bpb for _, m in scores]
+    ours.append(stats.mean(ours))
+    ratio = stats.mean([m.val_loss / m.val_bpb for _, m in scores])
     if abs(ratio - 1.0) < 0.1:  # per-token nats and BPB nearly coincide (byte-level models)
         return []
-    readme = ctx.ev.layout.rel(ctx.ev.layout.readme) if ctx.ev.layout.readme else "README.md"
     out = []
     reported: set[str] = set()
     for lineno, line in enumerate(ctx.ev.readme.splitlines(), 1):
@@ -70,8 +75,7 @@ def check_units(ctx: Context) -> list[Finding]:
             if x == 0 or text in reported:
                 continue
             # a BPB number on the same line minus this submission's own BPB
-            pair = next(((a, b) for a in on_line for b in ours
-                         if a > b and _near(a - b, x, text) and not _near(x, 0.0, text)), None)
+            pair = next(((a, b) for a in on_line for b in ours if a > b and _near(a - b, x, text)), None)
             if pair is None:
                 continue
             reported.add(text)
@@ -81,77 +85,88 @@ def check_units(ctx: Context) -> list[Finding]:
                 f"README states a gain of {text} nats, but {a:g} - {b:.5f} = {a - b:.5f} is a difference in BPB; "
                 f"in nats it is about {x * ratio:.4f} per token (x{ratio:.3f} = val_loss/val_bpb of these logs) "
                 f"or {x * math.log(2):.4f} per byte (x ln 2)",
-                at_line(readme, lineno, line.strip())))
+                at_line(_readme_name(ctx), lineno, line.strip())))
     sub = ctx.ev.submission
-    for key, value in sub.data.items():
-        if key.endswith("_nats") and key.startswith("delta"):
-            twin = sub.number(key[: -len("_nats")] + "_bpb")
-            nats = sub.number(key)
-            if twin is not None and nats is not None and nats != 0 and abs(nats - twin) < 1e-9:
-                out.append(ctx.finding("STAT-UNITS-001", f"submission.json {key} = {value} equals "
+    for key in sub.data:
+        if key.startswith("delta") and key.endswith("_nats"):
+            nats, twin = sub.number(key), sub.number(key[: -len("_nats")] + "_bpb")
+            if nats and twin is not None and abs(nats - twin) < 1e-9:
+                out.append(ctx.finding("STAT-UNITS-001", f"submission.json {key} = {nats} equals "
                                                          f"{key[:-5]}_bpb: the BPB delta is reported as nats",
                                        at_key(ctx.ev, key)))
     return out
 
 
 def _readme_claims(ctx: Context) -> list[Claim]:
-    ev = ctx.ev
-    readme = ev.layout.rel(ev.layout.readme) if ev.layout.readme else "README.md"
+    ev, readme = ctx.ev, _readme_name(ctx)
     lines = ev.readme.splitlines()
-    scored = [r for r in ev.runs if r.metric is not None]
+    vals = [m.val_bpb for _, m in ev.scores()]
+    if not vals:
+        return []
     claims: list[Claim] = []
-    if scored:
-        vals = [r.metric.val_bpb for r in scored]  # type: ignore[union-attr]
-        official = [m.val_bpb for log in ev.logs for m in log.official_metrics()]
-        for i, line in enumerate(lines[:_HEADLINE_LINES], 1):
-            m = _HEADLINE.search(line)
-            if m:
-                text, v = m.group(1), float(m.group(1))
-                ok = any(_near(x, v, text, units=1.0) for x in [stats.mean(vals), *official])
-                claims.append(Claim(f"{readme}:{i}", "headline val_bpb", text,
-                                    f"mean {stats.mean(vals):.5f} over {len(vals)} seed(s)", ok))
-                break
-        counts = [(i, m.group(0), m.group(1).lower()) for i, line in enumerate(lines, 1)
-                  for m in _SEEDS_WORD.finditer(line)]
-        if counts:
-            stated = {_WORDS.get(c, int(c) if c.isdigit() else 0) for _, _, c in counts}
-            if len(scored) not in stated:
-                i, phrase, _ = counts[0]
-                claims.append(Claim(f"{readme}:{i}", "number of seeds", phrase,
-                                    f"{len(scored)} seed log(s) with a score", False))
-    claims.extend(_table_claims(ctx, readme, lines))
-    return claims
+    official = [m.val_bpb for log in ev.logs for m in log.official_metrics()]
+    headline = next(((i, h.group(1)) for i, line in enumerate(lines[:_HEADLINE_LINES], 1)
+                     for h in [_HEADLINE.search(line)] if h), None)
+    if headline is not None:
+        i, text = headline
+        ok = any(_near(x, float(text), text, units=1.0) for x in [stats.mean(vals), *official])
+        claims.append(Claim(f"{readme}:{i}", "headline val_bpb", text,
+                            f"mean {stats.mean(vals):.5f} over {len(vals)} seed(s)", ok))
+    counts = [(i, m.group(0), m.group(1).lower()) for i, line in enumerate(lines, 1)
+              for m in _SEEDS_WORD.finditer(line)]
+    stated = {_WORDS.get(c, int(c) if c.isdigit() else 0) for _, _, c in counts}
+    if counts and len(vals) not in stated:
+        i, phrase, _ = counts[0]
+        claims.append(Claim(f"{readme}:{i}", "number of seeds", phrase, f"{len(vals)} seed log(s) with a score", False))
+    return claims + _table_claims(ctx, readme, lines)
 
 
 def _table_claims(ctx: Context, readme: str, lines: list[str]) -> list[Claim]:
-    runs = {r.seed: r for r in ctx.ev.runs if r.metric is not None}
+    """Rows of README tables that start with a seed: their BPB and MB figures against that seed's logs."""
+    runs = {run.seed: (run, m) for run, m in ctx.ev.scores()}
     out = []
     for i, line in enumerate(lines, 1):
-        cells = [c.strip(" *`") for c in line.strip().strip("|").split("|")] if line.lstrip().startswith("|") else []
+        if not line.lstrip().startswith("|"):
+            continue
+        cells = [c.strip(" *`") for c in line.strip().strip("|").split("|")]
         if len(cells) < 2 or not cells[0].isdigit() or int(cells[0]) not in runs:
             continue
-        run = runs[int(cells[0])]
+        run, metric = runs[int(cells[0])]
         row = " | ".join(cells[1:])
         bpbs = [t for t in _BPB_LIKE.findall(row) if len(t.split(".")[1]) >= 4 and 0.8 < float(t) < 2.0]
         printed = [m.val_bpb for log in (run.log, run.train, *run.duplicates) for m in log.metrics]
         if bpbs and not any(_near(v, float(t), t, units=1.0) for t in bpbs for v in printed):
             out.append(Claim(f"{readme}:{i}", f"seed {run.seed} val_bpb", ", ".join(bpbs),
-                             f"{run.metric.val_bpb:.8f} ({run.metric.label})", False))  # type: ignore[union-attr]
+                             f"{metric.val_bpb:.8f} ({metric.label})", False))
         size = artifact_bytes(run)
+        if size is None:
+            continue
+        candidates = [size, *run.log.model_bytes.values(), *run.train.model_bytes.values()]
         for num, unit in _MB.findall(row):
-            if size is None:
-                continue
-            scale = 1e6 if unit == "MB" else 2 ** 20
-            models = list(run.log.model_bytes.values()) + list(run.train.model_bytes.values())
-            ok = any(_near(b / scale, float(num), num) or _near(b / 2 ** 20, float(num), num) for b in [size, *models])
-            if not ok:
+            if not any(_near(b / 1e6, float(num), num) or _near(b / 2 ** 20, float(num), num) for b in candidates):
                 out.append(Claim(f"{readme}:{i}", f"seed {run.seed} size", f"{num} {unit}",
                                  f"{size:,} bytes ({size / 1e6:.2f} MB)", False))
     return out
 
 
-def _close(a: float, b: float, rel: float = 0.005) -> bool:
-    return abs(a - b) <= max(rel * max(abs(a), abs(b)), 1.0)
+def _seed_result_claims(name: str, seed: int, row: dict[str, float], run: SeedRun) -> list[Claim]:
+    log, et = run.train, eval_time(run.log).seconds
+    size = artifact_bytes(run)
+    actuals = {"artifact_bytes": size, "bytes_total": size, "steps": log.steps, "train_time_ms": log.train_ms,
+               "train_time_s": log.train_ms / 1000 if log.train_ms else None, "eval_time_s": et,
+               "eval_time_ms": et * 1000 if et else None, "step_avg_ms": log.step_avg_ms}
+    claims = []
+    for key, actual in actuals.items():
+        if key not in row or actual is None:
+            continue
+        value = row[key]
+        if key in _EXACT_KEYS:  # a size may be reported as the compressed model alone
+            ok = abs(value - actual) <= 1 or (key != "steps" and int(value) in log.model_bytes.values())
+            shown, logs = f"{value:,.0f}", f"{actual:,.0f}"
+        else:
+            ok, shown, logs = _close(value, actual), f"{value:g}", f"{actual:.6g}"
+        claims.append(Claim(f"{name}:seed_results.{seed}.{key}", f"seed {seed} {key}", shown, logs, ok))
+    return claims
 
 
 def _submission_claims(ctx: Context) -> list[Claim]:
@@ -167,8 +182,8 @@ def _submission_claims(ctx: Context) -> list[Claim]:
         claims.append(Claim(f"{name}:bytes_total", "artifact bytes", f"{total:,.0f}",
                             ", ".join(f"seed {s}: {b:,}" for s, b in sorted(sizes.items())), ok))
     code = sub.number("bytes_code")
-    logged_code = {int(h.value) for r in ev.runs for h in (r.train.code_bytes, r.train.code_bytes_raw,  # type: ignore[arg-type]
-                                                            r.train.code_bytes_compressed) if h is not None}
+    logged_code = {h.value for r in ev.runs
+                   for h in (r.train.code_bytes, r.train.code_bytes_raw, r.train.code_bytes_compressed) if h}
     if code is not None and logged_code:
         claims.append(Claim(f"{name}:bytes_code", "code bytes", f"{code:,.0f}",
                             ", ".join(f"{c:,}" for c in sorted(logged_code)), int(code) in logged_code))
@@ -176,37 +191,18 @@ def _submission_claims(ctx: Context) -> list[Claim]:
         logged, claimed = sorted(runs), sorted(set(sub.seeds))
         claims.append(Claim(f"{name}:seeds", "seeds", str(claimed), f"logs: {logged}", logged == claimed))
     for seed, row in sorted(sub.seed_claims.items()):
-        run = runs.get(seed)
-        if run is None:
-            continue
-        size, log = artifact_bytes(run), run.train
-        checks = [("artifact_bytes", size), ("bytes_total", size), ("steps", log.steps),
-                  ("train_time_ms", log.train_ms), ("train_time_s", log.train_ms / 1000 if log.train_ms else None),
-                  ("eval_time_s", eval_time(run.log).seconds),
-                  ("eval_time_ms", eval_time(run.log).seconds * 1000 if eval_time(run.log).seconds else None),
-                  ("step_avg_ms", log.step_avg_ms)]
-        for key, actual in checks:
-            if key not in row or actual is None:
-                continue
-            value = row[key]
-            models = set(log.model_bytes.values())
-            ok = _close(value, actual) if key not in ("artifact_bytes", "bytes_total", "steps") else (
-                abs(value - actual) <= 1 or (key != "steps" and int(value) in models))
-            shown = f"{value:,.0f}" if key in ("artifact_bytes", "bytes_total", "steps") else f"{value:g}"
-            claims.append(Claim(f"{name}:seed_results.{seed}.{key}", f"seed {seed} {key}", shown,
-                                f"{actual:,.0f}" if key in ("artifact_bytes", "bytes_total", "steps") else f"{actual:.6g}",
-                                ok))
-    single = next(iter(runs.values())) if len(runs) == 1 else None
-    if single is not None:
-        for key, actual in (("step_stop", single.train.steps),
-                            ("wallclock_seconds", single.train.train_ms / 1000 if single.train.train_ms else None),
-                            ("eval_time_seconds", eval_time(single.log).seconds)):
+        if seed in runs:
+            claims.extend(_seed_result_claims(name, seed, row, runs[seed]))
+    if len(runs) == 1:
+        only = next(iter(runs.values()))
+        train_s = only.train.train_ms / 1000 if only.train.train_ms else None
+        for key, actual in (("step_stop", only.train.steps), ("wallclock_seconds", train_s),
+                            ("eval_time_seconds", eval_time(only.log).seconds)):
             value = sub.number(key)
             if value is not None and actual is not None:
                 ok = value == actual if key == "step_stop" else _close(value, actual, 0.01)
                 claims.append(Claim(f"{name}:{key}", key, f"{value:g}", f"{actual:g}", ok))
-    claims.extend(_compliance_claims(ctx, name))
-    return claims
+    return claims + _compliance_claims(ctx, name)
 
 
 def _compliance_claims(ctx: Context, name: str) -> list[Claim]:
@@ -214,26 +210,28 @@ def _compliance_claims(ctx: Context, name: str) -> list[Claim]:
     if not isinstance(comp, dict):
         return []
     runs = ctx.ev.runs
-    cap_b = int(ctx.limit("artifact_bytes_max"))
-    cap_t = float(ctx.limit("train_seconds_max")) * 1000
-    cap_e = float(ctx.limit("eval_seconds_max"))
-    sizes = [b for b in (artifact_bytes(r) for r in runs) if b is not None]
     slack = float(ctx.param("TIME-001", "tolerance_steps"))
+    sizes = [b for b in (artifact_bytes(r) for r in runs) if b is not None]
     trains = [(r.train.train_ms, slack * (r.train.step_avg_ms or 0.0)) for r in runs if r.train.train_ms is not None]
     evals = [s for s in (eval_time(r.log).seconds for r in runs) if s is not None]
-    facts = {
-        "artifact_under_16mb": (bool(sizes) and max(sizes) <= cap_b, f"max artifact {max(sizes):,} B" if sizes else ""),
-        "train_under_600s": (bool(trains) and all(ms <= cap_t + avg for ms, avg in trains),
-                             f"max train {max(ms for ms, _ in trains):,.0f} ms" if trains else ""),
-        "eval_under_600s": (bool(evals) and max(evals) <= cap_e, f"max eval {max(evals):.1f} s" if evals else ""),
-        "three_seeds": (sum(1 for r in runs if r.metric) >= 3, f"{sum(1 for r in runs if r.metric)} scored seed(s)"),
-    }
-    facts["training_under_600s"] = facts["train_under_600s"]
-    facts["artifact_under_16_mb"] = facts["artifact_under_16mb"]
+    cap_t = float(ctx.limit("train_seconds_max")) * 1000
+    scored = len(ctx.ev.scores())
+    facts: dict[str, tuple[bool, str]] = {}
+    if sizes:
+        facts["artifact_under_16mb"] = (max(sizes) <= int(ctx.limit("artifact_bytes_max")),
+                                        f"max artifact {max(sizes):,} B")
+    if trains:
+        facts["train_under_600s"] = (all(ms <= cap_t + tol for ms, tol in trains),
+                                     f"max train {max(ms for ms, _ in trains):,.0f} ms")
+    if evals:
+        facts["eval_under_600s"] = (max(evals) <= float(ctx.limit("eval_seconds_max")), f"max eval {max(evals):.1f} s")
+    facts["three_seeds"] = (scored >= 3, f"{scored} scored seed(s)")
+    aliases = {"training_under_600s": "train_under_600s", "artifact_under_16_mb": "artifact_under_16mb"}
     out = []
-    for key, (holds, shown) in facts.items():
-        if comp.get(key) is True and shown:
-            out.append(Claim(f"{name}:compliance.{key}", f"compliance {key}", "true", shown, holds))
+    for key, value in comp.items():
+        fact = facts.get(aliases.get(key, key))
+        if value is True and fact is not None:
+            out.append(Claim(f"{name}:compliance.{key}", f"compliance {key}", "true", fact[1], fact[0]))
     return out
 
 
@@ -249,11 +247,9 @@ def check_claims(ctx: Context) -> tuple[list[Claim], list[Finding]]:
             continue
         file, _, where = c.source.partition(":")
         if where.isdigit():
-            text = ctx.ev.readme.splitlines()[int(where) - 1].strip()
-            evidence = at_line(file, int(where), text)
+            evidence = at_line(file, int(where), ctx.ev.readme.splitlines()[int(where) - 1].strip())
         else:
             evidence = at_key(ctx.ev, where.split(".")[0])
         findings.append(ctx.finding("SUB-CLAIM-001", f"{c.what}: {c.source} says {c.claimed}; the logs show {c.logs}",
                                     evidence))
     return claims, findings
-

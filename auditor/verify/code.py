@@ -167,7 +167,7 @@ def check_compressed_code(ctx: Context, code: ScriptCode | None) -> list[Finding
         hit = log.code_bytes_compressed
         if hit is None:
             continue
-        logged = int(hit.value)  # type: ignore[arg-type]
+        logged = hit.value
         if logged not in checked:
             checked[logged] = floor_if_below(code.runnable, logged, tol)
         floor = checked[logged]
@@ -206,8 +206,8 @@ def check_logged_source(ctx: Context, code: ScriptCode | None) -> list[Finding]:
                 notes.append(f"embedded source differs from {name} in {_changed_lines(best, embedded)} line(s)")
                 evidence.extend(at_line(log.name, log.source_line, log.source.split("\n", 1)[0]))
         raw = log.code_bytes_raw or log.code_bytes
-        if raw is not None and int(raw.value) not in sizes:  # type: ignore[arg-type]
-            notes.append(f"ran {int(raw.value):,} bytes of code")  # type: ignore[arg-type]
+        if raw is not None and raw.value not in sizes:
+            notes.append(f"ran {raw.value:,} bytes of code")
             evidence.extend(at(log, raw))
         if notes:
             problems.append(f"{log.name} ({'; '.join(notes)})")

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from auditor.verify.evidence import Evidence
-from auditor.verify.log_parse import Hit, LogRecord, Metric
+from auditor.verify.log_record import Hit, LogRecord, Metric
 from reports.model import Evidence as Where
 from reports.model import Finding
 from rules import RULES_DIR, Rules

@@ -7,7 +7,7 @@ import math
 import re
 
 from auditor.verify.context import Context, at, at_metric
-from auditor.verify.log_parse import LogRecord
+from auditor.verify.log_record import LogRecord
 from reports.model import Finding
 
 _VOCAB_IN_NAME = re.compile(r"(?:fineweb_|_sp|sp)(\d{3,6})(?:_bpe|\b|_)")
@@ -17,7 +17,7 @@ _FALSE = ("false", "0", "no")
 def tokenizer_family(log: LogRecord) -> str | None:
     """'sp1024', 'sp8192-caseops', 'byte260', ... from the tokenizer line, dataset names and hparams."""
     hp = log.hparams
-    kind, path, vocab = log.tokenizer.value if log.tokenizer is not None else (None, None, None)  # type: ignore[misc]
+    kind, path, vocab = log.tokenizer.value if log.tokenizer is not None else (None, None, None)
     names = " ".join(str(x) for x in (path, log.dataset, hp.get("tokenizer_path"), hp.get("datasets_dir"),
                                       hp.get("data_path"), log.val_tokens.text if log.val_tokens else None) if x)
     caseops = ("caseops" in names.lower() or "lossless_caps" in names.lower()
@@ -54,7 +54,7 @@ def check_val_tokens(ctx: Context) -> list[Finding]:
             out.append(ctx.finding("DATA-004", f"seed {run.seed}: validation restricted by " + ", ".join(partial)))
         if log.val_tokens is None:
             continue
-        tokens = int(log.val_tokens.value)  # type: ignore[arg-type]
+        tokens = log.val_tokens.value
         fam = tokenizer_family(log)
         if (fam or "", tokens) in seen:
             continue
@@ -89,7 +89,7 @@ def check_leaky_caseops(ctx: Context) -> list[Finding]:
     out = []
     for run in ctx.ev.runs:
         log = run.train
-        shards = int(log.train_shards.value) if log.train_shards is not None else None  # type: ignore[arg-type]
+        shards = log.train_shards.value if log.train_shards is not None else None
         paths = " ".join(log.hparams.get(k, "") for k in ("datasets_dir", "train_files", "val_files", "data_path"))
         doubled = "datasets/datasets" in paths
         if shards in leaky or (doubled and shards is not None and shards != clean):
@@ -115,7 +115,7 @@ def check_implied_bytes(ctx: Context) -> list[Finding]:
         m, log = run.metric, run.train
         if m is None or log.val_tokens is None or not m.val_bpb > 0 or not math.isfinite(m.val_loss):
             continue
-        implied = implied_bytes(m.val_loss, m.val_bpb, int(log.val_tokens.value))  # type: ignore[arg-type]
+        implied = implied_bytes(m.val_loss, m.val_bpb, log.val_tokens.value)
         if abs(implied / canonical - 1.0) > tol:
             out.append(ctx.finding(
                 "BPB-002", f"seed {run.seed}: {m.label} implies {implied:,.0f} validation bytes "

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.verify.folder import FolderLayout
-from auditor.verify.log_parse import MAX_LOG_BYTES, LogRecord, LogText, Metric, load_log
+from auditor.verify.log_parse import MAX_LOG_BYTES, LogText, load_log
+from auditor.verify.log_record import LogRecord, Metric
 from auditor.verify.submission import Submission, load_submission
 
 MAX_TEXT_BYTES = 4 * 1024 * 1024
@@ -55,6 +56,10 @@ class Evidence:
     def file(self, path: Path | None) -> str:
         return self.layout.rel(path) if path else ""
 
+    def scores(self) -> list[tuple[SeedRun, Metric]]:
+        """The seeds that have an official score, with that score's line."""
+        return [(run, run.metric) for run in self.runs if run.metric is not None]
+
 
 def read_text(path: Path | None, cap: int = MAX_TEXT_BYTES) -> str | None:
     """A text file's content (first `cap` bytes, undecodable bytes replaced), or None when unreadable."""
@@ -92,9 +97,7 @@ def _pick(log: LogRecord, claim: float | None, fam: str | None) -> tuple[Metric 
 
 
 def _seed_of(log: LogRecord) -> int | None:
-    if log.seed is not None:
-        return int(log.seed.value)  # type: ignore[arg-type]
-    return log.seed_from_name
+    return log.seed.value if log.seed is not None else log.seed_from_name
 
 
 def _headline_family(groups: dict[int, list[LogRecord]], headline: float | None) -> str | None:

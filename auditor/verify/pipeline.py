@@ -31,6 +31,7 @@ def _seed_row(run: SeedRun) -> dict[str, Any]:
     log, train, m = run.log, run.train, run.metric
     et = timing.eval_time(log)
     counted = train.code_bytes_compressed or train.code_bytes
+    raw = train.code_bytes_raw or train.code_bytes
     cal = train.calibration
     return {
         "seed": run.seed,
@@ -40,9 +41,8 @@ def _seed_row(run: SeedRun) -> dict[str, Any]:
         "val_bpb": m.val_bpb if m else None,
         "metric": m.label if m else None,
         "artifact_bytes": size.artifact_bytes(run),
-        "code_bytes": int(counted.value) if counted else None,  # type: ignore[arg-type]
-        "code_bytes_uncompressed": int((train.code_bytes_raw or train.code_bytes).value)  # type: ignore[union-attr,arg-type]
-        if (train.code_bytes_raw or train.code_bytes) else None,
+        "code_bytes": counted.value if counted else None,
+        "code_bytes_uncompressed": raw.value if raw else None,
         "train_time_s": round(train.train_ms / 1000.0, 3) if train.train_ms is not None else None,
         "eval_time_s": et.seconds,
         "eval_time_source": et.source,

@@ -62,13 +62,11 @@ def _from_row(row: dict[str, Any]) -> Baseline:
 
 
 def _from_folder(path: Path, rules: Rules) -> Baseline:
-    ev = gather(discover(path, rules))
-    runs = [r for r in ev.runs if r.metric is not None]
-    if not runs:
+    scores = gather(discover(path, rules)).scores()
+    if not scores:
         raise BaselineError(f"baseline folder {path}: no seed with an official score in its logs")
-    return Baseline(str(path), tuple(r.metric.val_bpb for r in runs),  # type: ignore[union-attr]
-                    tuple(r.metric.val_loss for r in runs),  # type: ignore[union-attr]
-                    tokenizer_family(runs[0].train))
+    return Baseline(str(path), tuple(m.val_bpb for _, m in scores), tuple(m.val_loss for _, m in scores),
+                    tokenizer_family(scores[0][0].train))
 
 
 def resolve_baseline(spec: str, rules: Rules) -> Baseline:
@@ -90,12 +88,12 @@ def significance(ctx: Context, baseline: Baseline) -> tuple[stats.Comparison | N
     """STAT-001 (README: >= 0.005 nats at p < 0.01) and STAT-002 (practice: one-sided Welch p < 0.25).
 
     Source: README (2026-03-18); cocohearts on #1899/#1902 (2026-04-28) and #2146."""
-    runs = [r for r in ctx.ev.runs if r.metric is not None]
-    if not runs:
+    scores = ctx.ev.scores()
+    if not scores:
         return None, []
-    new_bpb = [r.metric.val_bpb for r in runs]  # type: ignore[union-attr]
-    new_loss = [r.metric.val_loss for r in runs]  # type: ignore[union-attr]
-    fam = tokenizer_family(runs[0].train)
+    new_bpb = [m.val_bpb for _, m in scores]
+    new_loss = [m.val_loss for _, m in scores]
+    fam = tokenizer_family(scores[0][0].train)
     same_tok = fam is not None and fam == baseline.tokenizer and baseline.loss is not None
     cmp = stats.compare(new_bpb, list(baseline.bpb), new_loss if same_tok else None,
                         list(baseline.loss) if same_tok and baseline.loss else None)

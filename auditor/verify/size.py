@@ -5,11 +5,11 @@ from __future__ import annotations
 from auditor.verify.code import ScriptCode
 from auditor.verify.context import Context, at, at_end, at_line
 from auditor.verify.evidence import SeedRun
-from auditor.verify.log_parse import Hit, LogRecord
+from auditor.verify.log_record import Artifact, Hit, LogRecord
 from reports.model import Finding
 
 
-def artifact(run: SeedRun) -> tuple[LogRecord, Hit] | None:
+def artifact(run: SeedRun) -> tuple[LogRecord, Hit[Artifact]] | None:
     """The seed's artifact size line: from the scoring log, else from its training log."""
     for log in (run.log, run.train):
         if log.artifact is not None:
@@ -19,7 +19,7 @@ def artifact(run: SeedRun) -> tuple[LogRecord, Hit] | None:
 
 def artifact_bytes(run: SeedRun) -> int | None:
     found = artifact(run)
-    return int(found[1].value[0]) if found else None  # type: ignore[index]
+    return found[1].value.bytes if found else None
 
 
 def check_cap(ctx: Context) -> list[Finding]:
@@ -33,7 +33,7 @@ def check_cap(ctx: Context) -> list[Finding]:
         if found is None:
             continue
         log, hit = found
-        size, tag, exact = hit.value  # type: ignore[misc]
+        size, _, exact = hit.value
         if size > cap:
             approx = "" if exact else " (from a size printed in MB)"
             over.append((size, run.seed, log, hit, approx))
@@ -74,13 +74,13 @@ def check_size_arithmetic(ctx: Context) -> list[Finding]:
         if found is None:
             continue
         log, hit = found
-        size, tag, exact = hit.value  # type: ignore[misc]
+        size, tag, exact = hit.value
         models = log.model_bytes
         model = models.get(tag) if tag in models else (list(models.values())[-1] if models else None)
         code_hit = log.code_bytes_compressed or log.code_bytes
         if not exact or model is None or code_hit is None or "+" not in str(tag):
             continue
-        code = int(code_hit.value)  # type: ignore[arg-type]
+        code = code_hit.value
         if model + code != size:
             out.append(ctx.finding(
                 "LOG-002",
@@ -98,8 +98,7 @@ def check_helpers(ctx: Context, code: ScriptCode | None) -> list[Finding]:
         return []
     helper_bytes = sum(p.stat().st_size for p in code.helpers)
     script_bytes = 0 if code.is_stub else len(code.text.encode("utf-8"))
-    logged = [int((r.train.code_bytes_raw or r.train.code_bytes).value)  # type: ignore[union-attr,arg-type]
-              for r in ctx.ev.runs if (r.train.code_bytes_raw or r.train.code_bytes) is not None]
+    logged = [hit.value for r in ctx.ev.runs for hit in [r.train.code_bytes_raw or r.train.code_bytes] if hit]
     if logged and max(logged) >= 0.98 * (script_bytes + helper_bytes):
         return []
     cap = int(ctx.limit("artifact_bytes_max"))

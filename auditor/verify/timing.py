@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from auditor.verify.context import Context, at, at_end, at_metric
 from auditor.verify.evidence import SeedRun, family
-from auditor.verify.log_parse import LogRecord
+from auditor.verify.log_record import LogRecord
 from reports.model import Finding
 
 _TRAIN_CALIBRATION = re.compile(
@@ -30,14 +30,14 @@ def eval_time(log: LogRecord) -> EvalTime:
     """`total_eval_time` when printed; else the scored eval phases after training (one per family),
     plus n-gram precompute (RULES.md TIME-006: #1514 summed roundtrip + sliding + n-gram + TTT)."""
     if log.total_eval_s is not None:
-        return EvalTime(float(log.total_eval_s.value), "total_eval_time", ())  # type: ignore[arg-type]
+        return EvalTime(log.total_eval_s.value, "total_eval_time", ())
     per_family: dict[str, float] = {}
     for m in log.metrics:
         if m.eval_ms is not None and m.role == "official" and m.line > log.train_end_line:
             per_family[family(m.label)] = max(per_family.get(family(m.label), 0.0), m.eval_ms / 1000.0)
     phases = list(per_family.items())
     if log.ngram_precompute_s is not None:
-        phases.append(("ngram_precompute", float(log.ngram_precompute_s.value)))  # type: ignore[arg-type]
+        phases.append(("ngram_precompute", log.ngram_precompute_s.value))
     if not phases:
         return EvalTime(None, "none", ())
     return EvalTime(round(sum(s for _, s in phases), 3), "sum of eval phases", tuple(phases))
@@ -109,7 +109,7 @@ def check_calibration(ctx: Context, script: str) -> list[Finding]:
         if cal.line < log.train_end_line:
             continue
         reserve = log.reserve_ms or 0.0
-        spent = float(log.calibration_s.value) if log.calibration_s is not None else None  # type: ignore[arg-type]
+        spent = log.calibration_s.value if log.calibration_s is not None else None
         if reserve <= 0.0:
             spent_txt = f" for {spent:.1f} s" if spent is not None else ""
             violations.append((run, f"seed {run.seed}: calibration reads training data{spent_txt} after the "
@@ -156,10 +156,10 @@ def check_selfgen_budget(ctx: Context) -> list[Finding]:
         et = eval_time(run.log)
         if gen is None or et.seconds is None:
             continue
-        total = float(gen.value) + et.seconds  # type: ignore[arg-type]
+        total = gen.value + et.seconds
         if total > cap:
             out.append(ctx.finding(
-                "TIME-005", f"seed {run.seed}: self-generated calibration {float(gen.value):.1f} s "  # type: ignore[arg-type]
+                "TIME-005", f"seed {run.seed}: self-generated calibration {gen.value:.1f} s "
                             f"+ evaluation {et.seconds:.1f} s = {total:.1f} s", at(run.train, gen)))
     return out
 
