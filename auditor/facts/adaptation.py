@@ -153,3 +153,12 @@ def _target_base(node: ast.AST) -> str | None:
     while isinstance(node, (ast.Subscript, ast.Attribute)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else None
+
+
+def oracle_in_pass_loop(facts, oracle: TraceEvent) -> bool:
+    """An oracle minimum inside a pass loop that also trains on validation data: a min over TTT passes."""
+    for u in facts.updates:
+        if L.VAL in u.data and u.step.root == oracle.root:
+            if any(l.kind == "repeat" for l in _common_loops(oracle.loops, u.step.loops)):
+                return True
+    return False

@@ -147,7 +147,7 @@ def verify_folder(folder: Path, *, baseline: str | None = None, smoke: bool = Fa
         "unscored_seeds": [_seed_row(r) for r in ev.runs if r.metric is None],
         "stats": stats_block,
         "claims": [c.to_json() for c in claim_list],
-        "hardware": timing.hardware(ctx),
+        "hardware": timing.hardware(ctx).to_json(),
         "run_command": run_command(ev),
         "env": env,
         "logs": [{"file": log.name, "train_log": log.is_train_log, "lines": log.lines_total,

@@ -164,14 +164,28 @@ def check_selfgen_budget(ctx: Context) -> list[Finding]:
     return out
 
 
-def hardware(ctx: Context) -> dict[str, object]:
+@dataclass(frozen=True)
+class Hardware:
     """What the logs and submission.json show about the machine."""
-    sizes = sorted({int(r.train.world_size.value) for r in ctx.ev.runs if r.train.world_size is not None})  # type: ignore[arg-type]
-    gpus = sorted({str(g.value[1]) for r in ctx.ev.runs for g in r.train.gpus})  # type: ignore[index]
-    counts = sorted({len({g.value[0] for g in r.train.gpus}) for r in ctx.ev.runs if r.train.gpus})  # type: ignore[index]
+
+    world_sizes: tuple[int, ...]
+    gpus: tuple[str, ...]  # distinct nvidia-smi GPU names
+    gpu_counts: tuple[int, ...]  # distinct GPU indices per log
+    claimed: str | None  # submission.json "hardware"
+
+    def to_json(self) -> dict[str, object]:
+        return {"world_sizes": list(self.world_sizes), "gpus": list(self.gpus), "gpu_counts": list(self.gpu_counts),
+                "claimed": self.claimed}
+
+
+def hardware(ctx: Context) -> Hardware:
+    runs = ctx.ev.runs
     claim = ctx.ev.submission.data.get("hardware")
-    return {"world_sizes": sizes, "gpus": gpus, "gpu_rows": counts,
-            "claimed": claim if isinstance(claim, str) else None}
+    return Hardware(
+        world_sizes=tuple(sorted({r.train.world_size.value for r in runs if r.train.world_size is not None})),
+        gpus=tuple(sorted({g.value[1] for r in runs for g in r.train.gpus})),
+        gpu_counts=tuple(sorted({len({g.value[0] for g in r.train.gpus}) for r in runs if r.train.gpus})),
+        claimed=claim if isinstance(claim, str) else None)
 
 
 def check_hardware(ctx: Context) -> list[Finding]:
@@ -182,23 +196,23 @@ def check_hardware(ctx: Context) -> list[Finding]:
         return []
     hw = hardware(ctx)
     problems = []
-    if any(ws != 8 for ws in hw["world_sizes"]):  # type: ignore[attr-defined]
-        problems.append(f"world_size {hw['world_sizes']}")
-    odd = [g for g in hw["gpus"] if "H100" not in g or "PCIe" in g or "NVL" in g]  # type: ignore[attr-defined]
+    if any(ws != 8 for ws in hw.world_sizes):
+        problems.append(f"world_size {list(hw.world_sizes)}")
+    odd = [g for g in hw.gpus if "H100" not in g or "PCIe" in g or "NVL" in g]
     if odd:
         problems.append("GPU " + ", ".join(odd))
-    if any(n != 8 for n in hw["gpu_rows"]):  # type: ignore[attr-defined]
-        problems.append(f"{hw['gpu_rows']} GPUs in nvidia-smi")
-    claim = hw["claimed"]
-    if isinstance(claim, str):
-        m = _HW_CLAIM.search(claim)
-        if (m and (m.group(1) != "8" or m.group(2).upper() != "H100")) or "pcie" in claim.lower():
-            problems.append(f"submission.json hardware {claim!r}")
+    if any(n != 8 for n in hw.gpu_counts):
+        problems.append(f"{list(hw.gpu_counts)} GPUs in nvidia-smi")
+    if hw.claimed is not None:
+        m = _HW_CLAIM.search(hw.claimed)
+        if (m and (m.group(1) != "8" or m.group(2).upper() != "H100")) or "pcie" in hw.claimed.lower():
+            problems.append(f"submission.json hardware {hw.claimed!r}")
     if problems:
-        evidence = tuple(e for r in ctx.ev.runs for e in at(r.train, r.train.gpus[0] if r.train.gpus else r.train.world_size))
+        evidence = tuple(e for r in ctx.ev.runs
+                         for e in (at(r.train, r.train.gpus[0]) if r.train.gpus else at(r.train, r.train.world_size)))
         return [ctx.finding("TIME-HW-001", "record-track run shows " + "; ".join(problems)
                             + " (record evidence must come from 8xH100 SXM)", evidence[:3])]
-    if not hw["world_sizes"] and not hw["gpus"] and claim is None:
+    if not hw.world_sizes and not hw.gpus and hw.claimed is None:
         return [ctx.finding("TIME-HW-002", "no world_size, nvidia-smi table or hardware claim shows the machine")]
     return []
 
