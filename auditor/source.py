@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reports.model import Evidence
 
+from .newsyntax import downgrade
 from .unwrap import Payload, file_read_path, find_payloads, import_aliases
 
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
@@ -102,12 +103,21 @@ def read_python(path: Path, display: str) -> str:
 
 
 def parse_python(text: str, display: str) -> ast.Module:
-    """Parse with Python's own grammar; every failure becomes a one-line InputError."""
+    """Parse with Python's own grammar (falling back to LibCST for newer f-string syntax); every
+    failure becomes a one-line InputError."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return ast.parse(text, filename=display)
     except SyntaxError as exc:
+        newer = downgrade(text) if "f" in text else None
+        if newer is not None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return ast.parse(newer, filename=display)
+            except (SyntaxError, RecursionError, ValueError):
+                pass
         hint = " (Python 2 code?)" if _looks_like_python2(text) else ""
         raise InputError(f"{display}:{exc.lineno or 0}: syntax error: {exc.msg}{hint}") from None
     except (RecursionError, MemoryError):
