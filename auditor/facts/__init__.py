@@ -78,13 +78,18 @@ class Facts:
 
     @staticmethod
     def _restored(step: TraceEvent) -> bool:
-        """Weights put back after the updates (`model.load_state_dict(snapshot)` later in a calling frame):
-        a compile warm-up, not adaptation."""
+        """Weights put back after the updates: a frame snapshots `state_dict()` before the call that steps
+        and loads that snapshot after it (a compile warm-up, not adaptation)."""
         frames = [(fn, line) for fn, line in step.calls] + [(step.fn, step.line)]
         for fn, line in frames[1:]:
+            if isinstance(fn.node, ast.Module):
+                continue
+            snapshots = {t.id for n in ast.walk(fn.node) if isinstance(n, ast.Assign) and n.lineno < line
+                         and any(isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "state_dict" for c in ast.walk(n.value))
+                         for t in n.targets if isinstance(t, ast.Name)}
             for node in ast.walk(fn.node):
                 if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load_state_dict" and node.lineno > line \
-                        and getattr(fn.node, "name", "") != "<module>":
+                        and node.args and any(isinstance(a, ast.Name) and a.id in snapshots for a in ast.walk(node.args[0])):
                     return True
         return False
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import brotli
 
 from auditor.verify.context import Context, at, at_line
-from auditor.verify.evidence import Evidence
+from auditor.verify.evidence import Evidence, read_text
 from reports.model import Finding
 
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
@@ -130,6 +130,8 @@ def _mentions(source: str, path: Path) -> bool:
 
 
 def script_code(ev: Evidence, offline: tuple[str, ...]) -> ScriptCode | None:
+    """The folder's script, unwrapped when it is a stub, with the code files it loads at run time
+    (data-preparation helpers named in `offline` excepted)."""
     layout = ev.layout
     if layout.script is None or ev.script is None:
         return None
@@ -191,7 +193,7 @@ def check_logged_source(ctx: Context, code: ScriptCode | None) -> list[Finding]:
         texts[f"{code.path.name} (unwrapped)"] = code.payload
     for helper in code.helpers:
         if helper.suffix == ".py":
-            texts[helper.name] = helper.read_text(encoding="utf-8", errors="replace")
+            texts[helper.name] = read_text(helper) or ""
     normalized = {name: _norm(t) for name, t in texts.items()}
     sizes = {len(t.encode("utf-8")) for t in texts.values()} | {_file_size(code.path)}
     logs = {log.name: log for run in ctx.ev.runs for log in (run.log, run.train)}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.verify.folder import FolderLayout
+from auditor.verify.log_grammar import metric_class
 from auditor.verify.log_parse import MAX_LOG_BYTES, LogText, load_log
 from auditor.verify.log_record import LogRecord, Metric
 from auditor.verify.submission import Submission, load_submission
@@ -51,7 +52,6 @@ class Evidence:
     unreadable: tuple[tuple[str, LogText], ...]
     runs: tuple[SeedRun, ...]
     unseeded: tuple[LogRecord, ...]
-    scoring_family: str | None  # metric family chosen to match the headline claim, if any
 
     def file(self, path: Path | None) -> str:
         return self.layout.rel(path) if path else ""
@@ -82,18 +82,15 @@ def _best(metrics: list[Metric]) -> Metric | None:
 
 
 def _pick(log: LogRecord, claim: float | None, fam: str | None) -> tuple[Metric | None, bool | None]:
+    """The log's score line: the one equal to the claim when there is one, else the best official
+    line (of family `fam` when given). The flag says whether the claim was matched (None: no claim)."""
     officials = log.official_metrics()
     if fam is not None:
         officials = [m for m in officials if family(m.label) == fam] or officials
-    if claim is not None:
-        hits = [m for m in officials if same_number(m.val_bpb, claim, m.decimals, decimals_of(claim))]
-        if hits:
-            return max(hits, key=lambda m: (m.decimals, m.line)), True
-        return _best(officials), False
-    if fam is not None:
-        same = [m for m in officials if family(m.label) == fam]
-        return (max(same, key=lambda m: (m.decimals >= 6, m.line)) if same else _best(officials)), None
-    return _best(officials), None
+    if claim is None:
+        return _best(officials), None
+    hits = [m for m in officials if same_number(m.val_bpb, claim, m.decimals, decimals_of(claim))]
+    return (max(hits, key=lambda m: (m.decimals, m.line)), True) if hits else (_best(officials), False)
 
 
 def _seed_of(log: LogRecord) -> int | None:
@@ -110,19 +107,14 @@ def _headline_family(groups: dict[int, list[LogRecord]], headline: float | None)
         for log in logs:
             for m in log.official_metrics():
                 fams.setdefault(family(m.label), {})[seed] = m.val_bpb
-    ranked = sorted(fams.items(), key=lambda kv: -max(m.rank for m in _all_metrics(groups, kv[0])))
-    for fam, values in ranked:
+    for fam in sorted(fams, key=metric_class, reverse=True):
+        values = list(fams[fam].values())
         if len(values) != len(groups):
             continue
-        vals = list(values.values())
-        mean = sum(vals) / len(vals)
-        if same_number(mean, headline, 8, dec) or any(same_number(v, headline, 8, dec) for v in vals):
+        mean = sum(values) / len(values)
+        if same_number(mean, headline, 8, dec) or any(same_number(v, headline, 8, dec) for v in values):
             return fam
     return None
-
-
-def _all_metrics(groups: dict[int, list[LogRecord]], fam: str) -> list[Metric]:
-    return [m for logs in groups.values() for log in logs for m in log.official_metrics() if family(m.label) == fam]
 
 
 def _choose(seed: int, logs: list[LogRecord], claim: float | None, fam: str | None) -> SeedRun:
@@ -172,5 +164,5 @@ def gather(layout: FolderLayout, log_cap: int = MAX_LOG_BYTES) -> Evidence:
     return Evidence(
         layout=layout, submission=submission, readme=read_text(layout.readme) or "",
         script=read_text(layout.script), logs=tuple(logs), unreadable=tuple(unreadable), runs=runs,
-        unseeded=tuple(unseeded), scoring_family=fam,
+        unseeded=tuple(unseeded),
     )

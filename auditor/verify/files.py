@@ -8,6 +8,7 @@ import sys
 
 from auditor.verify.code import ScriptCode
 from auditor.verify.context import Context, at_key, at_line
+from auditor.verify.evidence import read_text
 from reports.model import Finding
 
 _FOLDER_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_[^/]+$")
@@ -139,7 +140,7 @@ def check_requirements(ctx: Context, code: ScriptCode | None) -> list[Finding]:
     base = {_norm(r) for r in ctx.rules.base_requirements} | {_norm(r) for r in ctx.param("SUB-004", "installed_with_base")}
     declared: set[str] = set()
     if layout.requirements is not None:
-        for line in layout.requirements.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in (read_text(layout.requirements) or "").splitlines():
             m = _REQUIREMENT.match(line)
             if m and not line.lstrip().startswith(("#", "-")):
                 declared.add(_norm(m.group(1)))

@@ -9,6 +9,7 @@ Reruns reuse `run_sandboxed`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import resource
@@ -167,10 +168,8 @@ def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: in
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait()
         wall = time.perf_counter() - start
         stdout, cut_out = _tail(out_path, max_output_bytes)

@@ -70,23 +70,20 @@ def check_scores(ctx: Context) -> list[Finding]:
     out = []
     unscored = [r for r in ctx.ev.runs if r.metric is None]
     if unscored:
-        def why(log: LogRecord) -> str:
-            nonfinite = any(m.role == "official" for m in log.metrics)
-            return f"{log.name}, only NaN/inf scores" if nonfinite else log.name
         out.append(ctx.finding("LOG-001", "no official final-metric line for seed(s) "
-                               + ", ".join(f"{r.seed} ({why(r.log)})" for r in unscored),
+                               + ", ".join(f"{r.seed} ({_unscored(r.log)})" for r in unscored),
                                tuple(e for r in unscored for e in at_end(r.log, "no final metric"))))
-    kinds = {family(r.metric.label) for r in ctx.ev.runs if r.metric is not None}
-    if len(kinds) > 1:
-        listing = ", ".join(f"seed {r.seed}: {r.metric.label}" for r in ctx.ev.runs if r.metric is not None)
+    scores = ctx.ev.scores()
+    if len({family(m.label) for _, m in scores}) > 1:
+        listing = ", ".join(f"seed {run.seed}: {m.label}" for run, m in scores)
         out.append(ctx.finding("LOG-SCORE-001", f"seeds are scored by different lines ({listing})",
-                               tuple(e for r in ctx.ev.runs for e in at_metric(r.log, r.metric))[:4]))
+                               tuple(e for run, m in scores for e in at_metric(run.log, m))[:4]))
     return out
 
 
-def scored(ctx: Context) -> list[tuple[int, float, float]]:
-    """(seed, val_bpb, val_loss) for every seed with an official score."""
-    return [(r.seed, r.metric.val_bpb, r.metric.val_loss) for r in ctx.ev.runs if r.metric is not None]
+def _unscored(log: LogRecord) -> str:
+    nonfinite = any(m.role == "official" for m in log.metrics)
+    return f"{log.name}, only NaN/inf scores" if nonfinite else log.name
 
 
 def _any_line(ctx: Context, value: float) -> bool:
@@ -94,12 +91,16 @@ def _any_line(ctx: Context, value: float) -> bool:
     return any(same_number(m.val_bpb, value, m.decimals, dec) for log in ctx.ev.logs for m in log.official_metrics())
 
 
+def _tolerance(ctx: Context, claim: float) -> float:
+    """The mean tolerance, or half a unit in the claim's last written decimal when coarser."""
+    return max(float(ctx.limit("mean_tolerance")), 0.5 * 10.0 ** -decimals_of(claim)) + 1e-12
+
+
 def check_claimed_scores(ctx: Context) -> list[Finding]:
     """SUB-007 / STAT-MEAN-001 / STAT-MEAN-002: submission.json's scores are the logs' scores.
 
     Source: cocohearts on #1981/#1959 (claims must come from the logged run); RULES.md STAT-004
     (mean within 1e-5); merged #414 (headline = its best seed, reported as info)."""
-    sub = ctx.ev.submission
     out = []
     for run in ctx.ev.runs:
         if run.claim is not None and run.claim_matched is False:
@@ -107,51 +108,44 @@ def check_claimed_scores(ctx: Context) -> list[Finding]:
             out.append(ctx.finding(
                 "SUB-007", f"submission.json claims val_bpb {run.claim} for seed {run.seed}; {run.log.name} "
                            f"shows {shown}", at_metric(run.log, run.metric)))
-    rows = scored(ctx)
-    head = sub.val_bpb
-    if head is None or not rows:
+    head, scores = ctx.ev.submission.val_bpb, ctx.ev.scores()
+    if head is None or not scores:
         return out
-    vals = [b for _, b, _ in rows]
-    m = stats.mean(vals)
-    dec = decimals_of(head)
-    tol = max(float(ctx.limit("mean_tolerance")), 0.5 * 10.0 ** -dec)
-    if abs(head - m) <= tol + 1e-12:
-        out.extend(_check_spread(ctx, rows))
-        return out
-    single = [s for s, b, _ in rows if same_number(b, head, 8, dec)]
-    if single and len(rows) > 1:
-        out.append(ctx.finding(
-            "STAT-MEAN-002", f"submission.json val_bpb {head} is seed {single[0]}'s score, not the "
-                             f"{len(rows)}-seed mean {m:.8f}", at_key(ctx.ev, "val_bpb")))
-    elif not single and _any_line(ctx, head):
-        out.append(ctx.finding(
-            "STAT-MEAN-001", f"submission.json val_bpb {head} is printed by a log but is not the mean "
-                             f"{m:.8f} of the seeds' official scores", at_key(ctx.ev, "val_bpb")))
-    elif not single:
-        out.append(ctx.finding(
-            "SUB-007", f"submission.json val_bpb {head} is neither the mean {m:.8f} of the {len(rows)} seed(s) "
-                       f"nor any final-metric line in the logs", at_key(ctx.ev, "val_bpb")))
+    mean = stats.mean([m.val_bpb for _, m in scores])
+    if abs(head - mean) <= _tolerance(ctx, head):
+        return out + _check_spread(ctx)
+    single = [run.seed for run, m in scores if same_number(m.val_bpb, head, 8, decimals_of(head))]
+    where = at_key(ctx.ev, "val_bpb")
+    if single:
+        out.append(ctx.finding("STAT-MEAN-002", f"submission.json val_bpb {head} is seed {single[0]}'s score, "
+                                                f"not the {len(scores)}-seed mean {mean:.8f}", where))
+    elif _any_line(ctx, head):
+        out.append(ctx.finding("STAT-MEAN-001", f"submission.json val_bpb {head} is printed by a log but is not "
+                                                f"the mean {mean:.8f} of the seeds' official scores", where))
+    else:
+        out.append(ctx.finding("SUB-007", f"submission.json val_bpb {head} is neither the mean {mean:.8f} of the "
+                                          f"{len(scores)} seed(s) nor any final-metric line in the logs", where))
     return out
 
 
-def _check_spread(ctx: Context, rows: list[tuple[int, float, float]]) -> list[Finding]:
-    sub = ctx.ev.submission
+def _check_spread(ctx: Context) -> list[Finding]:
+    """submission.json's val_loss mean and the stds, against the logs (stds loosely: 5 %, either ddof)."""
+    bpbs = [m.val_bpb for _, m in ctx.ev.scores()]
+    losses = [m.val_loss for _, m in ctx.ev.scores()]
+    checks: list[tuple[str, float, float]] = [("val_loss", stats.mean(losses), stats.mean(losses))]
+    if len(bpbs) > 1:
+        checks.append(("val_bpb_std", stats.std(bpbs), stats.std(bpbs, ddof=0)))
+        checks.append(("val_loss_std", stats.std(losses), stats.std(losses, ddof=0)))
     out = []
-    checks = [("val_loss", stats.mean([l for _, _, l in rows]), "mean")]
-    if len(rows) > 1:
-        checks.append(("val_bpb_std", stats.std([b for _, b, _ in rows]), "sample std"))
-        checks.append(("val_loss_std", stats.std([l for _, _, l in rows]), "sample std"))
-    for key, value, what in checks:
-        claim = sub.number(key)
+    for key, value, alternative in checks:
+        claim = ctx.ev.submission.number(key)
         if claim is None:
             continue
-        tol = max(float(ctx.limit("mean_tolerance")), 0.5 * 10.0 ** -decimals_of(claim))
-        if "std" in key:  # a spread is reported loosely (rounded seeds, population or sample)
-            tol = max(tol, 0.05 * value)
-        alt = stats.std([b if key == "val_bpb_std" else l for _, b, l in rows], ddof=0) if "std" in key else value
-        if abs(claim - value) > tol + 1e-12 and abs(claim - alt) > tol + 1e-12:
-            out.append(ctx.finding("STAT-MEAN-001", f"submission.json {key} {claim} but the logs' {what} is {value:.8f}",
-                                   at_key(ctx.ev, key)))
+        tol = max(_tolerance(ctx, claim), 0.05 * value if key.endswith("_std") else 0.0)
+        if abs(claim - value) > tol and abs(claim - alternative) > tol:
+            what = "sample std" if key.endswith("_std") else "mean"
+            out.append(ctx.finding("STAT-MEAN-001", f"submission.json {key} {claim} but the logs' {what} is "
+                                                    f"{value:.8f}", at_key(ctx.ev, key)))
     return out
 
 
@@ -160,7 +154,7 @@ def check_seed_count(ctx: Context) -> list[Finding]:
 
     Source: README (2026-03-19); valerio-oai on #181; cocohearts on #1963, #2020, #2121, #2139."""
     need = int(ctx.limit("min_seeds_record"))
-    seeds = [s for s, _, _ in scored(ctx)]
+    seeds = [run.seed for run, _ in ctx.ev.scores()]
     if not ctx.record_track or len(seeds) >= need:
         return []
     claimed = ctx.ev.submission.seeds
