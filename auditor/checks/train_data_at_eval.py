@@ -2,8 +2,9 @@
 
 What it does
     Finds reads of training shards and model forwards on training tokens that happen after the main
-    training loop has ended — typically GPTQ calibration on a fresh training loader — and checks
-    whether the training loop stops early to reserve time for them.
+    training loop has ended, and checks whether the training loop stops early to reserve time for
+    them. Calibration (Hessians, activation statistics through hooks), updates or count tables built
+    from them are violations; other reads (a temperature fit, diagnostics) are left for review.
 
 Why is this bad?
     Artifact creation is not untimed: anything that touches training data after the 600 s clock is
@@ -81,12 +82,28 @@ class TrainDataAtEval(Check):
                 and L.TRAIN in e.labels and L.VAL not in e.labels]
         if not late:
             return dead
-        first = late[0]
         if timed_reserve(facts) is not None:
-            return []  # the loop stops early to leave time for it: part of training (TIME-004 as practiced)
+            return dead  # the loop stops early to leave time for it: part of training (TIME-004 as practiced)
+        consumers = self._consumers(facts, late)
+        first = consumers[0] if consumers else late[0]
         where = f"{facts.evidence(first).file}:{facts.evidence(first).line}"
-        msg = f"training data is read after the training loop ended ({where}) and the loop reserves no time for it"
-        return [Detection(self.RULES[0], first.active, False, msg, evidence_of(facts, first, calls=True), 0.8)]
+        if consumers:
+            msg = f"training data feeds calibration or updates after the training loop ended ({where}) and the loop reserves no time for it"
+            return [Detection(self.RULES[0], first.active, False, msg, evidence_of(facts, first, late[0], calls=True, limit=8), 0.8)]
+        msg = f"training data is read after the training loop ended ({where}); check that nothing it computes reaches the artifact or the score"
+        return [Detection(self.RULES[0], first.active, None, msg, evidence_of(facts, first, calls=True), 0.5)]
+
+    @staticmethod
+    def _consumers(facts, late: list) -> list:
+        """Late training-data events that build something: Hessian/Gram calibration inputs, optimizer
+        updates on training data, or count tables keyed by training tokens."""
+        end = facts.training_end
+        collectors = [g for g in facts.events("GRAM") + facts.events("HOOK") if g.index > end]
+        calibration = {id(e) for g in collectors for e in facts.calibration_inputs(g)}
+        out = [e for e in late if id(e) in calibration]
+        out += [u.step for u in facts.updates if u.step.index > end and L.TRAIN in u.data and u.step.root == "main"]
+        out += [w for w in facts.events("TWRITE") if w.index > end and L.TRAIN in w.labels and w.root == "main"]
+        return sorted(out, key=lambda e: e.index)
 
     @staticmethod
     def _dead_calibration(facts) -> list[Detection]:

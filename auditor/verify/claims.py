@@ -85,7 +85,7 @@ def check_units(ctx: Context) -> list[Finding]:
                 f"README states a gain of {text} nats, but {a:g} - {b:.5f} = {a - b:.5f} is a difference in BPB; "
                 f"in nats it is about {x * ratio:.4f} per token (x{ratio:.3f} = val_loss/val_bpb of these logs) "
                 f"or {x * math.log(2):.4f} per byte (x ln 2)",
-                at_line(_readme_name(ctx), lineno, line.strip())))
+                at_line(_readme_name(ctx), lineno, line.strip()), confidence=0.8))
     sub = ctx.ev.submission
     for key in sub.data:
         if key.startswith("delta") and key.endswith("_nats"):
@@ -229,7 +229,7 @@ def _compliance_claims(ctx: Context, name: str) -> list[Claim]:
     aliases = {"training_under_600s": "train_under_600s", "artifact_under_16_mb": "artifact_under_16mb"}
     out = []
     for key, value in comp.items():
-        fact = facts.get(aliases.get(key, key))
+        fact = facts.get(aliases.get(str(key), str(key)))
         if value is True and fact is not None:
             out.append(Claim(f"{name}:compliance.{key}", f"compliance {key}", "true", fact[1], fact[0]))
     return out
@@ -246,10 +246,11 @@ def check_claims(ctx: Context) -> tuple[list[Claim], list[Finding]]:
         if c.holds:
             continue
         file, _, where = c.source.partition(":")
-        if where.isdigit():
+        if where.isdigit():  # README prose is read heuristically
             evidence = at_line(file, int(where), ctx.ev.readme.splitlines()[int(where) - 1].strip())
+            confidence = 0.8
         else:
-            evidence = at_key(ctx.ev, where.split(".")[0])
+            evidence, confidence = at_key(ctx.ev, where.split(".")[0]), 1.0
         findings.append(ctx.finding("SUB-CLAIM-001", f"{c.what}: {c.source} says {c.claimed}; the logs show {c.logs}",
-                                    evidence))
+                                    evidence, confidence))
     return claims, findings

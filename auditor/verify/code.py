@@ -18,6 +18,7 @@ import brotli
 
 from auditor.verify.context import Context, at, at_line
 from auditor.verify.evidence import Evidence, read_text
+from reports.model import Evidence as Where
 from reports.model import Finding
 
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
@@ -178,7 +179,7 @@ def check_compressed_code(ctx: Context, code: ScriptCode | None) -> list[Finding
                 "SIZE-003",
                 f"seed {run.seed}: the log counts {logged:,} compressed code bytes, but the smallest "
                 f"compression we can reproduce of {code.path.name} is {floor:,} bytes",
-                at(log, hit)))
+                at(log, hit), confidence=0.7))
     return out
 
 
@@ -197,7 +198,8 @@ def check_logged_source(ctx: Context, code: ScriptCode | None) -> list[Finding]:
     normalized = {name: _norm(t) for name, t in texts.items()}
     sizes = {len(t.encode("utf-8")) for t in texts.values()} | {_file_size(code.path)}
     logs = {log.name: log for run in ctx.ev.runs for log in (run.log, run.train)}
-    problems, evidence = [], []
+    problems: list[str] = []
+    evidence: list[Where] = []
     for log in sorted(logs.values(), key=lambda lg: lg.name):
         notes = []
         if log.source is not None:

@@ -55,10 +55,10 @@ def render_terminal(result: AuditResult, console: Console) -> None:
     block = result.verify or {}
     console.print(f"[bold]{block.get('folder', result.target)}[/bold]  track {block.get('track')}  "
                   f"verdict [bold]{result.verdict}[/bold]")
-    seeds = Table("seed", "val_bpb", "val_loss", "artifact B", "train s", "eval s", "log")
+    columns = ("seed", "val_bpb", "val_loss", "artifact_bytes", "train_time_s", "eval_time_s", "log")
+    seeds = Table(*columns)
     for s in block.get("seeds", []):
-        seeds.add_row(*(str(x) if x is not None else "-" for x in (
-            s["seed"], s["val_bpb"], s["val_loss"], s["artifact_bytes"], s["train_time_s"], s["eval_time_s"], s["log"])))
+        seeds.add_row(*(str(s[c]) if s[c] is not None else "-" for c in columns))
     console.print(seeds)
     st = block.get("stats", {})
     if st.get("n"):

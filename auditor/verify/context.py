@@ -41,6 +41,7 @@ class RuleExtras:
 
 @lru_cache(maxsize=4)
 def load_extras(path: Path = RULES_DIR / RECORD_RULES_FILE) -> RuleExtras:
+    """Read `params` and `precedents` of every entry of rules/checks_record.yaml."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     params: dict[str, dict[str, Any]] = {}
     precedents: dict[str, tuple[Precedent, ...]] = {}
@@ -73,6 +74,8 @@ def submission_date(ev: Evidence) -> dt.date | None:
 
 @dataclass(frozen=True)
 class Context:
+    """One folder's evidence plus the rules it is checked against; every check takes one."""
+
     ev: Evidence
     rules: Rules
     extras: RuleExtras

@@ -86,8 +86,9 @@ def check_compiles(ctx: Context, code: ScriptCode | None) -> list[Finding]:
     return out
 
 
-_IMPORT = re.compile(r"^([ \t]*)(?:import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)"
-                     r"|from[ \t]+([\w.]+)[ \t]+import\b)", re.M)
+_NAME = r"[\w.]+(?:[ \t]+as[ \t]+\w+)?"
+_IMPORT = re.compile(rf"^([ \t]*)(?:import[ \t]+({_NAME}(?:[ \t]*,[ \t]*{_NAME})*)|from[ \t]+([\w.]+)[ \t]+import\b)",
+                     re.M)
 
 
 def _inside_try(lines: list[str], index: int, indent: int) -> bool:
@@ -137,7 +138,7 @@ def check_requirements(ctx: Context, code: ScriptCode | None) -> list[Finding]:
     local = {p.stem for p in layout.scripts} | {p.name for p in layout.root.iterdir() if p.is_dir()}
     names = ctx.param("SUB-004", "import_names")
     aliases = {_norm(k): [a.lower() for a in v] for k, v in ctx.param("SUB-004", "readme_aliases").items()}
-    base = {_norm(r) for r in ctx.rules.base_requirements} | {_norm(r) for r in ctx.param("SUB-004", "installed_with_base")}
+    base = {_norm(r) for r in (*ctx.rules.base_requirements, *ctx.param("SUB-004", "installed_with_base"))}
     declared: set[str] = set()
     if layout.requirements is not None:
         for line in (read_text(layout.requirements) or "").splitlines():
@@ -146,14 +147,14 @@ def check_requirements(ctx: Context, code: ScriptCode | None) -> list[Finding]:
                 declared.add(_norm(m.group(1)))
     readme = ctx.ev.readme.lower()
     undeclared = []
-    for module, line in third_party_imports(code.runnable, local).items():
+    for module, lineno in third_party_imports(code.runnable, local).items():
         dist = _norm(names.get(module, module))
         if dist in base or dist in declared or _norm(module) in declared:
             continue
         spellings = {dist, module.lower(), dist.replace("-", "_"), *aliases.get(dist, [])}
         if any(word in readme for word in spellings):
             continue
-        undeclared.append((module, dist, line))
+        undeclared.append((module, dist, lineno))
     if not undeclared:
         return []
     where = "requirements.txt" if layout.requirements else "a requirements.txt (there is none)"
@@ -162,7 +163,7 @@ def check_requirements(ctx: Context, code: ScriptCode | None) -> list[Finding]:
     first = undeclared[0][2]
     snippet = code.runnable.splitlines()[first - 1] if code.payload is None else ""
     return [ctx.finding("SUB-004", f"imports {listing} beyond the base requirements, not listed in {where} "
-                                   f"or named in the README", at_line(name, first, snippet))]
+                                   f"or named in the README", at_line(name, first, snippet), confidence=0.8)]
 
 
 def check_submission_schema(ctx: Context) -> list[Finding]:

@@ -35,7 +35,8 @@ PYTHON_LINE = re.compile(r"^(?:import \w|from [\w.]+ import |def \w+\(|class \w+
 SOURCE_START = re.compile(
     r"^(?:[rbuRBU]?(?:\"\"\"|\'\'\')|\"[^\"]+\"$|#!|# -\*-|from __future__ import|import \w|from [\w.]+ import )")
 #: Lines that are certainly log output (used to find where source starts in a torn logfile).
-LOG_LINE = re.compile(r"^(?:step:\d|stopping_early|final_\w+ val_|Total submission size|Serialized model|seed:\d|W\d{4} )")
+LOG_LINE = re.compile(
+    r"^(?:step:\d|stopping_early|final_\w+ val_|Total submission size|Serialized model|seed:\d|W\d{4} )")
 #: Words that make an unexplained line worth a reviewer's attention (benchmark, hostile logs).
 METRIC_WORDS = re.compile(r"val_bpb|val_loss|bytes|train_time|eval_time|submission size|seed", re.I)
 
@@ -95,7 +96,8 @@ PATTERNS: tuple[LinePattern, ...] = (
        "peak memory allocated: 41717 MiB reserved: 47140 MiB"),
     # -- final metrics (official and diagnostic are told apart by `metric_role`) -------------------
     _p("metric_stride_first", "metric",
-       rf"^(?P<label>[A-Za-z][\w\-+.]*) stride:(?P<stride>\d+) val_loss:(?P<loss>{N}) val_bpb:(?P<bpb>{N}){_METRIC_TAIL}",
+       rf"^(?P<label>[A-Za-z][\w\-+.]*) stride:(?P<stride>\d+) val_loss:(?P<loss>{N})"
+       rf" val_bpb:(?P<bpb>{N}){_METRIC_TAIL}",
        "final_sliding_window_eval stride:64 val_loss:1.9511 val_bpb:1.1556 eval_time:75096ms"),
     _p("metric", "metric",
        rf"^(?P<label>[A-Za-z][\w\-+.]*(?: [A-Za-z][\w\-+.]*)*?) val_loss:\s?(?P<loss>{N})(?: sliding)?"
@@ -132,7 +134,8 @@ PATTERNS: tuple[LinePattern, ...] = (
        r"^\s*(?P<tag>[\w+]+): (?P<model>[\d.]+)MB model \+ (?P<code>[\d.]+)MB code = (?P<mb>[\d.]+)/[\d.]+MB"
        r" (?:FITS|OVER\w*)$",
        "  INT4+fp8+brotli: 15.42MB model + 0.077MB code = 15.50/16.00MB FITS"),
-    _p("pipe_raw_total", "size", r"^Raw model: (?P<raw>\d+) bytes \| Code: (?P<code>\d+) bytes \| Total: (?P<total>\d+)$",
+    _p("pipe_raw_total", "size",
+       r"^Raw model: (?P<raw>\d+) bytes \| Code: (?P<code>\d+) bytes \| Total: (?P<total>\d+)$",
        "Raw model: 67224983 bytes | Code: 47642 bytes | Total: 67272625"),
     _p("pipe_artifact_total", "size",
        r"^(?P<tag>\w+\+\w+) model: (?P<model>\d+) bytes \| Total submission: (?P<bytes>\d+) bytes$",
@@ -188,16 +191,19 @@ PATTERNS: tuple[LinePattern, ...] = (
        "ttt_phased: total_docs:50000 prefix_docs:2500 suffix_docs:47500 num_phases:3 boundaries:[833, 1666, 2500]"),
     _p("ngram_tilt", "eval",
        rf"^ngram_tilt:precompute .*?(?:elapsed=(?P<s>{N})s .*)?within_beta=(?P<within>{N}).*$",
-       "ngram_tilt:precompute n_tok=40540161 hints=9560451 (23.58%) elapsed=32.3s base_beta=2.0 within_beta=0.0 agree_bonus=0.1"),
+       "ngram_tilt:precompute n_tok=40540161 hints=9560451 (23.58%) elapsed=32.3s base_beta=2.0 within_beta=0.0"
+       " agree_bonus=0.1"),
     _p("final_eval_mode", "eval", r"^final_eval_mode:(?P<mode>\S+)(?: .*)?$",
        "final_eval_mode:sliding_window stride:64 batch_seqs:1024"),
-    _p("temp_scaling", "eval", rf"^temp_scaling optimal_T:(?P<t>{N}).*$", "temp_scaling optimal_T:0.90 eval_time:146ms"),
+    _p("temp_scaling", "eval", rf"^temp_scaling optimal_T:(?P<t>{N}).*$",
+       "temp_scaling optimal_T:0.90 eval_time:146ms"),
     _p("eval_other", "eval",
        r"^(?:ttt_lora|ttt_sliding|ttt|ttt_phased|ttt_doc|eval|sliding_eval|ngram\w*|phased_ttt|lora_ttt)[:\s].*$",
        "ttt_sliding:start chunks=1893 chunk_tokens=32768 total_windows=969088 stride=64 ttt_lr=0.002"),
     # -- data fingerprints --------------------------------------------------------------------------
     _p("tokenizer", "data",
-       r"^val_bpb:enabled tokenizer_kind=(?P<kind>\S+)(?: tokenizer_path=(?P<path>\S+))?(?: vocab_size=(?P<vocab>\d+))?$",
+       r"^val_bpb:enabled tokenizer_kind=(?P<kind>\S+)(?: tokenizer_path=(?P<path>\S+))?"
+       r"(?: vocab_size=(?P<vocab>\d+))?$",
        "val_bpb:enabled tokenizer_kind=sentencepiece tokenizer_path=./data/tokenizers/fineweb_1024_bpe.model"),
     _p("byte_sidecar", "data", r"^val_bpb:byte_sidecar:enabled$", "val_bpb:byte_sidecar:enabled"),
     _p("train_loader", "data", r"^train_loader:dataset:(?P<dataset>\S+) train_shards:(?P<shards>\d+)$",
@@ -218,7 +224,8 @@ PATTERNS: tuple[LinePattern, ...] = (
        r"^train_batch_tokens:(?P<tbt>\d+) train_seq_len:(?P<sl>\d+) iterations:(?P<it>\d+)"
        r" warmup_steps:(?P<ws>\d+) max_wallclock_seconds:(?P<mw>[\d.]+)$",
        "train_batch_tokens:786432 train_seq_len:2048 iterations:9000 warmup_steps:20 max_wallclock_seconds:600.000"),
-    _p("run_command", "setup", r"^Running: (?P<cmd>.+)$", "Running: torchrun --standalone --nproc_per_node=8 train_gpt.py"),
+    _p("run_command", "setup", r"^Running: (?P<cmd>.+)$",
+       "Running: torchrun --standalone --nproc_per_node=8 train_gpt.py"),
     _p("logfile_path", "setup", r"^logs/(?P<run_id>\S+)\.txt$", "logs/da29a702-7295-47ef-8940-4be71fa4fdf7.txt"),
     _p("python_version", "hardware", r"^(?:Running )?Python (?P<ver>\d+\.\d+\.\d+)\b.*$",
        "Running Python 3.10.12 (main, Mar  3 2026, 11:56:32) [GCC 11.4.0]"),

@@ -97,7 +97,7 @@ def check_helpers(ctx: Context, code: ScriptCode | None) -> list[Finding]:
     if code is None or not code.helpers:
         return []
     helper_bytes = sum(p.stat().st_size for p in code.helpers)
-    script_bytes = 0 if code.is_stub else len(code.text.encode("utf-8"))
+    script_bytes = 0 if code.is_stub else len(code.runnable.encode("utf-8"))  # a payload runs, not its wrapper
     logged = [hit.value for r in ctx.ev.runs for hit in [r.train.code_bytes_raw or r.train.code_bytes] if hit]
     if logged and max(logged) >= 0.98 * (script_bytes + helper_bytes):
         return []

@@ -11,7 +11,7 @@ import json
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,8 @@ def _attribute(data: dict[str, Any], script_name: str) -> tuple[str, str]:
         return "harness", (f"module {missing or message!r} is not installed in the smoke environment "
                            f"(if it is a helper file missing from the folder, SIZE-002/SUB-002 apply)")
     if etype == "SyntaxError" and "f-string" in low and sys.version_info < (3, 12):
-        return "harness", f"the sandbox's Python {sys.version_info.major}.{sys.version_info.minor} cannot parse 3.12 f-strings"
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return "harness", f"the sandbox's Python {version} cannot parse Python 3.12 f-strings"
     if data.get("stand_in_involved") or any(h in low for h in _HARNESS_HINTS) or \
             str(innermost.get("file", "")).endswith(CHILD.name):
         return "harness", "a CUDA-only module or device is needed (stand-ins and CPU torch cannot run it)"
@@ -114,34 +115,35 @@ def _attribute(data: dict[str, Any], script_name: str) -> tuple[str, str]:
     return "harness", f"{etype} outside the submission's own code"
 
 
-def _interpret(res: SandboxResult, script: Path, code_bytes: int | None) -> SmokeResult:
+def _interpret(res: SandboxResult, script: Path, code_bytes: int, timeout_s: float) -> SmokeResult:
+    base = SmokeResult("", "", isolation=res.isolation, wall_s=round(res.wall_s, 3), code_bytes=code_bytes,
+                       script=script.name)
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith(MARKER)]
-    common = {"isolation": res.isolation, "wall_s": round(res.wall_s, 3), "code_bytes": code_bytes,
-              "script": script.name}
     if res.timed_out:
-        return SmokeResult("timeout", f"import did not finish within {TIMEOUT_S:.0f} s (killed); inconclusive",
-                           **common)
+        return replace(base, status="timeout",
+                       summary=f"import did not finish within {timeout_s:.0f} s (killed); inconclusive")
     if not lines:
         tail = (res.stderr.strip().splitlines() or ["no output"])[-1][:200]
         why = f"killed by {res.killed_by}" if res.killed_by else f"exit {res.returncode}"
-        return SmokeResult("harness_error", f"sandbox child ended without a result ({why}: {tail})", **common)
+        return replace(base, status="harness_error", summary=f"sandbox child ended without a result ({why}: {tail})")
     data = json.loads(lines[-1][len(MARKER):])
     stubs = tuple(dict.fromkeys(str(s).split(".")[0] for s in data.get("stubs", ())))
     if data.get("ok"):
         hp = data.get("hparams") or {}
         shape = _shape(hp, data.get("params"), code_bytes)
         summary = f"import OK in {data['import_s']:.2f} s" + (f" · {shape}" if shape else "")
-        return SmokeResult("ok", summary, data["import_s"], hp, data.get("params"), data.get("params_note", ""),
-                           stubs=stubs, **common)
+        return replace(base, status="ok", summary=summary, import_s=data["import_s"], hparams=hp,
+                       params=data.get("params"), params_note=data.get("params_note", ""), stubs=stubs)
     who, why = _attribute(data, script.name)
     frames = data.get("frames") or []
     own = [f for f in frames if f.get("in_submission")]
     error = {"type": data.get("error_type"), "message": data.get("message"), "attribution": who, "reason": why,
              "line": own[-1]["line"] if own else None, "frames": frames}
     label = "submission error" if who == "author" else "harness limitation, not the submission's fault"
-    return SmokeResult("author_error" if who == "author" else "harness_error",
-                       f"import failed ({label}): {data.get('error_type')}: {str(data.get('message'))[:160]} — {why}",
-                       data.get("import_s"), stubs=stubs, error=error, **common)
+    return replace(base, status="author_error" if who == "author" else "harness_error",
+                   summary=f"import failed ({label}): {data.get('error_type')}: {str(data.get('message'))[:160]} "
+                           f"— {why}",
+                   import_s=data.get("import_s"), stubs=stubs, error=error)
 
 
 def smoke_test(layout: FolderLayout, code: ScriptCode | None, env: dict[str, str] | None = None,
@@ -157,7 +159,7 @@ def smoke_test(layout: FolderLayout, code: ScriptCode | None, env: dict[str, str
         bare = _run(layout, code, {}, timeout_s, mem_bytes, code_bytes)
         if bare.status == "ok":  # the documented environment, not the code, broke the import
             note = f"; with the run command's environment ({', '.join(sorted(env))}) it failed: {result.summary}"
-            return SmokeResult(**{**bare.__dict__, "summary": bare.summary + note})
+            return replace(bare, summary=bare.summary + note)
     return result
 
 
@@ -169,4 +171,4 @@ def _run(layout: FolderLayout, code: ScriptCode, env: dict[str, str], timeout_s:
         script = scratch / layout.rel(code.path)
         res = run_sandboxed([sys.executable, "-s", "-B", str(CHILD), str(script)], cwd=scratch,
                             timeout_s=timeout_s, mem_bytes=mem_bytes, env={**env, "PYTHONHASHSEED": "0"})
-        return _interpret(res, script, code_bytes)
+        return _interpret(res, script, code_bytes, timeout_s)

@@ -3,11 +3,13 @@
 usage: python -s -B smoke_child.py SCRIPT
 
 Imports SCRIPT under a module name other than "__main__" (so `main()` does not run), with
-stand-ins for CUDA-only modules that are not installed and torch.compile as the identity, then reads the Hyperparameters and counts
-the model's parameters on the meta device. Prints one line `PGOLF_SMOKE_RESULT <json>`.
+stand-ins for CUDA-only modules that are not installed and torch.compile as the identity, then reads
+the Hyperparameters and counts the model's parameters on the meta device. Prints one line
+`PGOLF_SMOKE_RESULT <json>`.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -88,10 +90,8 @@ CONFIG_PARAMS = ("h", "args", "hp", "hparams", "hyperparameters", "config", "cfg
 def _hparams(module: types.ModuleType) -> tuple[object, dict[str, object], dict[str, object]]:
     source = getattr(module, "Hyperparameters", None)
     if isinstance(source, type):
-        try:
+        with contextlib.suppress(Exception):  # a class whose instances fail still has its class attributes
             source = source()
-        except Exception:  # noqa: BLE001 - a class with class attributes still works
-            pass
     values: dict[str, object] = {}
     for name in dir(source) if source is not None else ():
         if not name.startswith("_"):
@@ -142,8 +142,10 @@ def _count_params(module: types.ModuleType, config: object, values: dict[str, ob
 
 
 def _frames(exc: BaseException, script: str) -> list[dict[str, object]]:
-    return [{"file": f.filename, "line": f.lineno, "function": f.name, "in_submission": f.filename == script}
-            for f in traceback.extract_tb(exc.__traceback__)][-6:]
+    frames: list[dict[str, object]] = [
+        {"file": f.filename, "line": f.lineno, "function": f.name, "in_submission": f.filename == script}
+        for f in traceback.extract_tb(exc.__traceback__)]
+    return frames[-6:]
 
 
 class NoCompile(importlib.abc.MetaPathFinder):

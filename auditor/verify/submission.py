@@ -67,7 +67,8 @@ def _schema_errors(data: Any) -> tuple[str, ...]:
     out = []
     for err in errors[:10]:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        message = "'author' or 'name' is required" if err.validator == "anyOf" and not err.absolute_path else err.message
+        top_any_of = err.validator == "anyOf" and not err.absolute_path
+        message = "'author' or 'name' is required" if top_any_of else err.message
         out.append(f"{where}: {message[:200]}")
     return tuple(out)
 
@@ -95,12 +96,10 @@ def _claims(data: dict[str, Any]) -> tuple[dict[int, dict[str, float]], tuple[in
         seeds = tuple(s for s in (_seed_key(x) for x in listed if not isinstance(x, bool)) if s is not None)
         scores = data.get("seed_scores")
         if isinstance(scores, list) and len(scores) == len(seeds):
-            for seed, score in zip(seeds, scores):
+            for seed, score in zip(seeds, scores, strict=True):
                 if as_number(score) is not None:
                     claims.setdefault(seed, {}).setdefault("val_bpb", float(score))
-    elif isinstance(listed, dict):
-        seeds = tuple(claims)
-    elif claims:
+    elif isinstance(listed, dict) or claims:
         seeds = tuple(claims)
     single = _seed_key(data.get("seed")) if not isinstance(data.get("seed"), bool) else None
     if single is not None and not claims:
