@@ -124,8 +124,13 @@ class Evaluator:
         added: dict[str, str] = {}
         if not log_text:
             return added
-        printed = {f.name for f in self.program.functions
-                   if not isinstance(f.node, ast.Module) and any(x in log_text for x in _fragments(f.body))}
+        owners: dict[str, int] = {}  # fragment -> how many functions contain it
+        per_fn = {id(f): _fragments(f.body) for f in self.program.functions if not isinstance(f.node, ast.Module)}
+        for frags in per_fn.values():
+            for x in frags:
+                owners[x] = owners.get(x, 0) + 1
+        unique = {x for x, n in owners.items() if n == 1 and x in log_text}  # printed by one function only
+        printed = {f.name for f in self.program.functions if per_fn.get(id(f), set()) & unique}
         for fn in self.program.functions:
             for node in [*_own_statements(fn), *_own_nodes(fn)]:
                 if not isinstance(node, (ast.If, ast.IfExp)):
@@ -134,7 +139,7 @@ class Evaluator:
                     continue
                 body = node.body if isinstance(node, ast.If) else [node.body]
                 called = {getattr(c.func, "attr", getattr(c.func, "id", "")) for b in body for c in ast.walk(b) if isinstance(c, ast.Call)}
-                if called & printed or any(f in log_text for f in _fragments(body)):
+                if called & printed or _fragments(body) & unique:
                     for key in self._env_keys_of(node.test, fn):
                         if key not in self.env:
                             self.env[key] = added[key] = "1"

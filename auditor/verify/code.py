@@ -34,6 +34,8 @@ def _bounded(data: bytes) -> bytes | None:
     """Decompress with the first codec that accepts `data`, never producing more than the cap."""
     attempts: list[Callable[[], bytes]] = [
         lambda: lzma.LZMADecompressor().decompress(data, max_length=MAX_PAYLOAD_BYTES),
+        lambda: lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2}]).decompress(
+            data, max_length=MAX_PAYLOAD_BYTES),
         lambda: zlib.decompressobj(zlib.MAX_WBITS | 32).decompress(data, MAX_PAYLOAD_BYTES),
         lambda: zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, MAX_PAYLOAD_BYTES),
         lambda: brotli.Decompressor().process(data, output_buffer_limit=MAX_PAYLOAD_BYTES),
