@@ -439,8 +439,8 @@ class _Walker:
             out = out | {L.TBL + table}
         if L.BYTES in value and L.TGT in index:
             out = out | {L.BYTES}
-        if L.TGT in index and table in self.flow.tables:
-            out = out | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
+        if table in self.flow.tables:
+            out = out | _target_reads(index, f"{self.fn.unit.file}:{_line_of(self.fn, node)}")
         return out
 
     def call(self, node: ast.Call) -> frozenset[str]:
@@ -597,8 +597,8 @@ class _Walker:
                     for n in _names(index):
                         self.flow.add_target(self.fn, n)
                     return _as_selector(receiver, self.label(index)) - {L.TGT, L.NORM, L.MODEL}
-                if L.TGT in self.label(index) and _table_name(func.value) in self.flow.tables:
-                    return base | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
+                if _table_name(func.value) in self.flow.tables:
+                    return base | _target_reads(self.label(index), f"{self.fn.unit.file}:{_line_of(self.fn, node)}")
         if name in ("get", "take") and L.TGT in all_args and not (receiver & {L.NORM, L.MODEL}) and \
                 _table_name(func.value if isinstance(func, ast.Attribute) and name == "get" else (node.args[0] if node.args else func)) in self.flow.tables:
             return base | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
@@ -796,6 +796,13 @@ def _returned_closure(program: Program, factory: Function) -> Function | None:
                 if f.parent is factory and f.name == node.value.id:
                     return f
     return None
+
+
+def _target_reads(index: frozenset[str], site: str) -> frozenset[str]:
+    """A table read keyed by the target (TREAD), or by a parameter that may be the target at a call site."""
+    out = {f"{L.TREAD}{site}"} if L.TGT in index else set()
+    out |= {f"{L.TREAD_PARAM}{x[len(L.PARAM):]}|{site}" for x in index if L.is_param(x)}
+    return frozenset(out)
 
 
 def _as_selector(distribution: frozenset[str], index: frozenset[str]) -> frozenset[str]:

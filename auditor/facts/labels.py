@@ -25,6 +25,7 @@ PARAM = "P:"  # prefix: symbolic label of a function parameter, substituted at c
 LOOP = "IT:"  # prefix: derived from the iteration variable of a loop
 TREAD = "TREAD:"  # prefix: value read from a non-model table with a key derived from the target
 FILE = "FILE:"  # prefix: data read from a file named by a literal (basename)
+TREAD_PARAM = "TRP:"  # prefix: a table read keyed by a parameter ("TRP:y|file:line"); a TREAD if the argument is the target
 TBL = "TBL:"  # prefix: probability mass read from a count table written with validation data
 NORMED = "NORMED:"  # prefix: that table's values went through a full-vocabulary normalization
 TBLIDX = "TBLIDX"  # a table-derived token id used only to select from the model's distribution (a hint)
@@ -93,14 +94,20 @@ def size_of(labels: frozenset[str]) -> frozenset[str]:
 
 def substitute(labels: frozenset[str], mapping: dict[str, frozenset[str]]) -> frozenset[str]:
     """Replace parameter labels by the labels of the arguments bound to them (unbound ones vanish)."""
-    if not any(is_param(label) or label.startswith(SIZE) for label in labels):
+    if not any(is_param(label) or label.startswith((SIZE, TREAD_PARAM)) for label in labels):
         return labels
-    out = {label for label in labels if not is_param(label) and not label.startswith(SIZE)}
+    out = {label for label in labels if not is_param(label) and not label.startswith((SIZE, TREAD_PARAM))}
     for label in labels:
         if is_param(label):
             out |= mapping.get(label[len(PARAM):], frozenset())
         elif label.startswith(SIZE):
             out |= size_of(mapping.get(label[len(SIZE) + len(PARAM):], frozenset()))
+        elif label.startswith(TREAD_PARAM):
+            param, _, site = label[len(TREAD_PARAM):].partition("|")
+            bound = mapping.get(param, frozenset())
+            if TGT in bound:
+                out.add(TREAD + site)
+            out |= {f"{TREAD_PARAM}{b[len(PARAM):]}|{site}" for b in bound if is_param(b)}
     return frozenset(out)
 
 

@@ -127,7 +127,8 @@ def _mentions(source: str, path: Path) -> bool:
     stem, name = re.escape(path.stem), re.escape(path.name)
     if re.search(rf"[\"'/\\]{name}[\"']|[\"']{name}[\"']", source):
         return True
-    if path.suffix == ".py" and re.search(rf"^\s*(?:import\s+{stem}\b|from\s+{stem}\s+import\b)", source, re.M):
+    if path.suffix == ".py" and re.search(rf"(?:^|[;:])\s*(?:import\s+{stem}\b|from\s+{stem}\s+import\b)",
+                                          source, re.M):
         return True
     return path.suffix != ".py" and re.search(rf"[\"']{stem}[\"']", source) is not None
 
@@ -142,8 +143,16 @@ def script_code(ev: Evidence, offline: tuple[str, ...]) -> ScriptCode | None:
     runnable = payload if payload is not None else ev.script
     candidates = [p for p in layout.scripts + layout.native_files
                   if p != layout.script and p.name not in offline]
-    helpers = tuple(p for p in candidates if _mentions(runnable, p))
-    return ScriptCode(layout.script, ev.script, payload, helpers)
+    helpers: list[Path] = []
+    texts = [runnable]
+    while texts:  # helpers of helpers too (a .py wrapper that compiles a .cpp kernel)
+        text = texts.pop()
+        for p in candidates:
+            if p not in helpers and _mentions(text, p):
+                helpers.append(p)
+                if p.suffix == ".py":
+                    texts.append(read_text(p) or "")
+    return ScriptCode(layout.script, ev.script, payload, tuple(helpers))
 
 
 def _norm(text: str) -> list[str]:

@@ -13,6 +13,10 @@ from reports.model import Finding
 
 _FOLDER_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_[^/]+$")
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)")
+_NAME = r"[\w.]+(?:[ \t]+as[ \t]+\w+)?"
+#: An import statement at the start of a line (group 1: its indentation) or after `:`/`;` on one line.
+_IMPORT = re.compile(rf"(?:^([ \t]*)|[;:][ \t]*)(?:import[ \t]+({_NAME}(?:[ \t]*,[ \t]*{_NAME})*)"
+                     rf"|from[ \t]+([\w.]+)[ \t]+import\b)", re.M)
 
 
 def check_location(ctx: Context) -> list[Finding]:
@@ -77,18 +81,12 @@ def check_compiles(ctx: Context, code: ScriptCode | None) -> list[Finding]:
             if sys.version_info < (3, 12) and "f-string" in (exc.msg or ""):
                 continue  # PEP 701 f-strings (3.12+): this interpreter cannot decide; not the author's fault
             line = exc.lineno or 1
-            snippet = (exc.text or "").strip()
             out.append(ctx.finding("SUB-003", f"{label} does not compile: {exc.msg} (line {line})",
-                                   at_line(name, line, snippet)))
+                                   at_line(name, line, (exc.text or "").strip())))
         except (ValueError, RecursionError, MemoryError) as exc:
             out.append(ctx.finding("SUB-003", f"{label} does not compile: {type(exc).__name__}: {exc}",
                                    at_line(name, 1, "")))
     return out
-
-
-_NAME = r"[\w.]+(?:[ \t]+as[ \t]+\w+)?"
-_IMPORT = re.compile(rf"^([ \t]*)(?:import[ \t]+({_NAME}(?:[ \t]*,[ \t]*{_NAME})*)|from[ \t]+([\w.]+)[ \t]+import\b)",
-                     re.M)
 
 
 def _inside_try(lines: list[str], index: int, indent: int) -> bool:
@@ -114,13 +112,18 @@ def third_party_imports(source: str, local: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for m in _IMPORT.finditer(source):
         lineno = bisect.bisect_right(starts, m.start()) - 1
+        line = lines[lineno] if lineno < len(lines) else ""
+        indent = len(line) - len(line.lstrip())
+        if m.group(1) is None:  # inline: `try:import x` has a fallback, `if flag:import x` does not
+            optional = "try:" in line[:m.start() - starts[lineno]] or _inside_try(lines, lineno, indent)
+        else:
+            optional = _inside_try(lines, lineno, len(m.group(1).expandtabs()))
         names = [p.split()[0] for p in m.group(2).split(",")] if m.group(2) else [m.group(3)]
         for full in names:
             top = full.split(".")[0]
-            if not top or top in sys.stdlib_module_names or top in local or top == "__future__":
+            if not top or top in sys.stdlib_module_names or top in local or top == "__future__" or optional:
                 continue
-            if top not in found and not _inside_try(lines, lineno, len(m.group(1).expandtabs())):
-                found[top] = lineno + 1
+            found.setdefault(top, lineno + 1)
     return found
 
 
