@@ -125,6 +125,9 @@ class Payload:
 
 def import_aliases(tree: ast.Module) -> dict[str, str]:
     """Local name -> qualified name for every import in the module (`import lzma as L` -> L: lzma)."""
+    cached = getattr(tree, "_pgolf_aliases", None)
+    if cached is not None:
+        return cached
     aliases: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -133,6 +136,7 @@ def import_aliases(tree: ast.Module) -> dict[str, str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for a in node.names:
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    tree._pgolf_aliases = aliases  # type: ignore[attr-defined]  # parsed trees are never mutated
     return aliases
 
 

@@ -187,10 +187,10 @@ def compute_facts(submission: Submission, env: dict[str, str] | None = None,
     evaluator = Evaluator(program, env)
     evaluator.apply_logged_settings(logged or {})
     evaluator.apply_observed_logs(log_text)
-    views = []
+    views: list[Facts] = []
     for prune in (True, False):
         flow = Flow(program, evaluator, prune=prune)
-        flow.run()
+        flow.run(seed=views[0].flow if views else None)
         trace = build_trace(flow, program.module_body[id(submission.main)], dead_roots=not prune)
         views.append(Facts(submission, program, evaluator, flow, trace, env, view="live" if prune else "full"))
     live, full = views

@@ -110,61 +110,102 @@ class Flow:
         self.module_classes = {n for n, infos in program.classes.items() if any(program.is_subclass_of(i, ("Module",)) for i in infos)}
         self.optimizer_classes = {n for n, infos in program.classes.items() if any(program.is_subclass_of(i, ("Optimizer",)) for i in infos)}
         self.forward_has_loss = False
+        self.version = 0  # bumped on every change; functions are re-walked when their inputs changed since
+        self.global_at = 0  # last change of state every function reads (attributes, tables, forward loss)
+        self.changed_at: dict[int, int] = {}
+        self.deps: dict[int, set[int]] = {id(f): ({id(f.parent)} if f.parent else set()) | {id(program.module_body[id(f.unit)])}
+                                          for f in program.functions}
         self.exec_sites = {(u.run_at[0], u.run_at[1]): program.module_body[id(u)] for u in program.units if u.run_at}
         self.unit_index = {id(u): i for i, u in enumerate(program.units)}
         self.declared = shapes["declared"]
-        self.changed = False
 
     # -- driver ---------------------------------------------------------------------------------
-    def run(self, max_iterations: int = 8) -> None:
+    def run(self, max_rounds: int = 12, seed: "Flow | None" = None) -> None:
+        """Walk functions until no label changes, re-walking only those whose inputs changed: their own
+        summary, a callee's or an enclosing function's, or the global attribute/table state.
+
+        `seed`: a fixpoint of a view that follows fewer branches; its labels are a subset of this
+        view's, so starting from them only adds what the extra branches contribute."""
         for f in self.program.functions:
             for p in f.params:
                 self.vars[id(f)][p] = {L.PARAM + p}
-        for _ in range(max_iterations):
-            self.changed = False
+        if seed is not None:
             for f in self.program.functions:
+                for name, labels in seed.vars[id(f)].items():
+                    self.vars[id(f)].setdefault(name, set()).update(labels)
+                self.returns[id(f)] = seed.returns[id(f)]
+                self.attr_stores[id(f)] = dict(seed.attr_stores[id(f)])
+                self.targets[id(f)] = set(seed.targets[id(f)])
+            self.attrs = {k: set(v) for k, v in seed.attrs.items()}
+            self.tables = set(seed.tables)
+            self.forward_has_loss = seed.forward_has_loss
+        walked_at: dict[int, int] = {}
+        for _ in range(max_rounds):
+            walked_any = False
+            for f in self.program.functions:
+                seen = walked_at.get(id(f))
+                if seen is not None and self.global_at <= seen and not any(
+                        self.changed_at.get(d, 0) > seen for d in self.deps[id(f)] | {id(f)}):
+                    continue
+                walked_at[id(f)] = self.version
                 _Walker(self, f, emit=False).run()
-            self.forward_has_loss = any(L.LOSS in self.returns[id(f)] for f in self.program.functions
-                                        if f.name in ("forward", "__call__") and f.cls in self.module_classes)
-            if not self.changed:
+                walked_any = True
+            has_loss = any(L.LOSS in self.returns[id(f)] for f in self.program.functions
+                           if f.name in ("forward", "__call__") and f.cls in self.module_classes)
+            if has_loss != self.forward_has_loss:
+                self.forward_has_loss = has_loss
+                self._global_change()
+            if not walked_any:
                 break
         for f in self.program.functions:
             self.items[id(f)] = _Walker(self, f, emit=True).run()
 
     # -- state updates --------------------------------------------------------------------------
+    def _fn_change(self, fn: Function) -> None:
+        self.version += 1
+        self.changed_at[id(fn)] = self.version
+
+    def _global_change(self) -> None:
+        self.version += 1
+        self.global_at = self.version
+
     def add_var(self, fn: Function, name: str, labels: frozenset[str]) -> None:
         current = self.vars[id(fn)].setdefault(name, set())
         if not labels <= current:
             current |= labels
-            self.changed = True
+            self._fn_change(fn)
 
     def add_attr(self, name: str, labels: frozenset[str]) -> None:
         labels = L.concrete(labels)
         current = self.attrs.setdefault(name, set())
         if not labels <= current:
             current |= labels
-            self.changed = True
+            self._global_change()
 
     def add_return(self, fn: Function, labels: frozenset[str]) -> None:
         if not labels <= self.returns[id(fn)]:
             self.returns[id(fn)] = self.returns[id(fn)] | labels
-            self.changed = True
+            self._fn_change(fn)
 
     def add_attr_store(self, fn: Function, name: str, labels: frozenset[str]) -> None:
         stores = self.attr_stores[id(fn)]
         if not labels <= stores.get(name, EMPTY):
             stores[name] = stores.get(name, EMPTY) | labels
-            self.changed = True
+            self._fn_change(fn)
 
     def add_table(self, name: str | None) -> None:
         if name and name not in self.tables:
             self.tables.add(name)
-            self.changed = True
+            self._global_change()
 
     def add_target(self, fn: Function, name: str) -> None:
         if name not in self.targets[id(fn)]:
             self.targets[id(fn)].add(name)
-            self.changed = True
+            self._fn_change(fn)
+
+    def depends(self, fn: Function, other: Function) -> None:
+        """Record that `fn`'s labels read `other`'s summary (a callee) or variables (an enclosing function)."""
+        self.deps[id(fn)].add(id(other))
 
     def lookup(self, fn: Function, name: str) -> frozenset[str]:
         cur: Function | None = fn
@@ -418,15 +459,10 @@ class _Walker:
         loops = {x for x in index if x.startswith(L.LOOP)}
         if loops and (value & _LOOP_DATA or any(L.is_param(x) for x in value)):
             for loop in loops:
-                if int(loop[len(L.LOOP):]) not in self.flow.data_loops:
-                    self.flow.data_loops.add(int(loop[len(L.LOOP):]))
-                    self.flow.changed = True
+                self.flow.data_loops.add(int(loop[len(L.LOOP):]))  # read when items are emitted, not by labels
         walked = {x for x in value if x == L.BYTES or L.is_param(x)}
         for loop in loops:
-            seen = self.flow.walked.setdefault(int(loop[len(L.LOOP):]), set())
-            if not walked <= seen:
-                seen |= walked
-                self.flow.changed = True
+            self.flow.walked.setdefault(int(loop[len(L.LOOP):]), set()).update(walked)
         out = value | index
         if value & {L.NORM, L.MODEL, L.LOSS}:
             last = node.slice.elts[-1] if isinstance(node.slice, ast.Tuple) and node.slice.elts else node.slice
@@ -541,6 +577,7 @@ class _Walker:
                      kw_labels: dict[str | None, frozenset[str]], receiver: frozenset[str], method: bool) -> frozenset[str]:
         out: set[str] = set()
         for callee in callees:
+            self.flow.depends(self.fn, callee)
             mapping = self.bind_args(callee, arg_labels, kw_labels, receiver, method)
             out |= substitute(self.flow.returns[id(callee)], mapping)
             if callee.cls in self.flow.module_classes and callee.name != "__init__":

@@ -115,7 +115,7 @@ def third_party_imports(source: str, local: set[str]) -> dict[str, int]:
         line = lines[lineno] if lineno < len(lines) else ""
         indent = len(line) - len(line.lstrip())
         if m.group(1) is None:  # inline: `try:import x` has a fallback, `if flag:import x` does not
-            optional = "try:" in line[:m.start() - starts[lineno]] or _inside_try(lines, lineno, indent)
+            optional = "try:" in line[:m.start() - starts[lineno] + 1] or _inside_try(lines, lineno, indent)
         else:
             optional = _inside_try(lines, lineno, len(m.group(1).expandtabs()))
         names = [p.split()[0] for p in m.group(2).split(",")] if m.group(2) else [m.group(3)]
