@@ -39,9 +39,7 @@ class NgramCache(Check):
         writes = [w for w in facts.events("TWRITE") if L.VAL in w.labels]
         reported: set[str] = set()
         for s in facts.scores:
-            if any(L.BYTES in l.iter_labels for l in s.loops):
-                continue  # byte-level mixtures are reported by ppm_mixer
-            unnormalized = sorted(L.table_mass(s.labels))
+            unnormalized = sorted(L.table_mass(s.labels) - facts.byte_tables)  # byte-level models: ppm_mixer
             target_reads = sorted(x[len(L.TREAD):] for x in s.labels if x.startswith(L.TREAD))
             for table in unnormalized:
                 if table in reported:

@@ -48,7 +48,7 @@ class TwoPass(Check):
         out = []
         writes = [w for w in facts.events("TWRITE") if L.VAL in w.labels or not w.labels]
         for s in facts.scores:
-            tables = {x[len(L.TBL):] for x in s.labels if x.startswith(L.TBL)}
+            tables = {x[len(L.TBL):] for x in s.labels if x.startswith(L.TBL)} - facts.byte_tables
             for table in sorted(tables):
                 table_writes = [w for w in writes if w.event.info.get("table") == table and w.root == s.root]
                 if not table_writes:

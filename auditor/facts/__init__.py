@@ -121,6 +121,11 @@ class Facts:
         return [e for e in self.trace.events if e.kind == "SCORE" and L.VAL in e.labels and L.LOSS in e.labels
                 and (not e.event.info.get("from_bwd") or e.event.info.get("returned"))]
 
+    @cached_property
+    def byte_tables(self) -> set[str]:
+        """Count tables keyed by the bytes of tokens (at the call site): byte-level models (PPM)."""
+        return {w.event.info.get("table", "") for w in self.trace.events if w.kind == "TWRITE" and L.BYTES in w.labels}
+
     def calibration_inputs(self, gram: TraceEvent) -> list[TraceEvent]:
         """Model uses and file reads inside the call that accumulates a Hessian/Gram matrix: the function
         registering the hooks (when the accumulation sits in a hook) or the one accumulating directly."""

@@ -325,6 +325,10 @@ class _Walker:
                 if L.GRAD in value and isinstance(target, ast.Name) and L.FRESH in self.flow.lookup(self.fn, target.id) and self.emit:
                     self.pending.append(Event("STEP", self.fn, stmt, self.flow.lookup(self.fn, target.id) | {L.OPT}, {"receiver_text": target.id, "manual": True}, self.no_grad))
                 self.bind(target, value)
+                if isinstance(target, ast.Subscript) and _refers_to(stmt.value, target.value):
+                    keys = self.label(target.slice)
+                    if L.VAL in keys or _param_like(keys):
+                        self.flow.add_table(_table_name(target.value))
                 self.accumulation(stmt, target, value, stmt.value)
                 if self.emit and (_refers_to(stmt.value, target) or any(
                         isinstance(n, ast.Call) and _call_name(n) == "get" for n in ast.walk(stmt.value))):
@@ -334,8 +338,10 @@ class _Walker:
             value = self.label(stmt.value)
             target_labels = self.label(stmt.target, store=True)
             self.bind(stmt.target, value | target_labels)
-            if isinstance(stmt.target, ast.Subscript) and (self.label(stmt.target.slice) & {L.VAL} or _param_like(self.label(stmt.target.slice))):
-                self.flow.add_table(_table_name(stmt.target.value))
+            if isinstance(stmt.target, ast.Subscript):
+                keys = self.label(stmt.target.slice)
+                if keys & {L.VAL} or _param_like(keys):
+                    self.flow.add_table(_table_name(stmt.target.value))
             if L.GRAD in value and self.emit:
                 self.pending.append(Event("STEP", self.fn, stmt, target_labels | {L.OPT}, {"receiver_text": _text(stmt.target), "manual": True}, self.no_grad))
             if isinstance(stmt.op, (ast.Add, ast.Sub)):
@@ -345,7 +351,11 @@ class _Walker:
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
             self.bind(stmt.target, self.label(stmt.value))
         elif isinstance(stmt, ast.Return) and stmt.value is not None:
-            self.flow.add_return(self.fn, self.label(stmt.value))
+            value = self.label(stmt.value)
+            self.flow.add_return(self.fn, value)
+            if self.emit and L.LOSS in value and _contains_reduction(stmt.value) and not (
+                    {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]):
+                self.score_event(stmt, ast.Name(id="<return>", ctx=ast.Load()), value, stmt.value)
         elif isinstance(stmt, ast.Expr):
             value = self.label(stmt.value)
             if isinstance(stmt.value, (ast.Yield, ast.YieldFrom)):
@@ -858,6 +868,10 @@ def _table_name(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
     return None
+
+
+def _contains_reduction(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Call) and _call_name(n) in ("sum", "mean", "nansum", "fsum") for n in ast.walk(node))
 
 
 def _is_reduction(node: ast.AST) -> bool:

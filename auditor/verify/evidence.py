@@ -11,6 +11,7 @@ from auditor.verify.log_grammar import metric_class
 from auditor.verify.log_parse import MAX_LOG_BYTES, LogText, load_log
 from auditor.verify.log_record import LogRecord, Metric
 from auditor.verify.submission import Submission, load_submission
+from rules import load_rules
 
 MAX_TEXT_BYTES = 4 * 1024 * 1024
 
@@ -23,8 +24,10 @@ def decimals_of(value: float) -> int:
     return len(text.split(".", 1)[1]) if "." in text else 0
 
 
-def same_number(a: float, b: float, dec_a: int, dec_b: int, floor: float = 1e-6) -> bool:
-    """Equal up to the coarser of the two printed precisions (half a unit in the last place)."""
+def same_number(a: float, b: float, dec_a: int, dec_b: int) -> bool:
+    """Equal up to the coarser of the two printed precisions (half a unit in the last place), and
+    never stricter than the challenge's `metric_match_tolerance` (rules/challenge.yaml, SUB-007)."""
+    floor = float(load_rules().limit("metric_match_tolerance"))
     tol = max(floor, 0.5 * 10.0 ** -min(dec_a, dec_b)) + 1e-12
     return abs(a - b) <= tol
 

@@ -171,6 +171,10 @@ PATTERNS: tuple[LinePattern, ...] = (
     _p("artifact_wallclock", "gptq", r"^artifact_production_wallclock: (?P<s>[\d.]+)s \(must be < (?P<lim>[\d.]+)\)$",
        "artifact_production_wallclock: 1121.067s (must be < 600.0)",
        "printed by a merged record; not authoritative"),
+    _p("quant_entropy", "size",
+       r"^quant_entropy: symbols:\d+ entropy_bytes:\d+ side_bytes:\d+ model_bytes:\d+ overhead:\S+$",
+       "quant_entropy: symbols:26993756 entropy_bytes:15120000 side_bytes:210000 model_bytes:15589634 overhead:0.0168",
+       "pgolf-audit reference trainer: quantized model against its entropy bound"),
     _p("quant_detail", "gptq",
        r"^\s*(?:gptq \(int\d+\)(?:\+\w+)?|passthrough \(float\d+\)|gate_int\d+_row|Quantized weights|"
        r"rank\s+\d+: int\d+ |Compressors: |Params: |raw quantized size: |zlib compressed: |quantized \d+ float)\S*.*$",
@@ -193,6 +197,11 @@ PATTERNS: tuple[LinePattern, ...] = (
        rf"^ngram_tilt:precompute .*?(?:elapsed=(?P<s>{N})s .*)?within_beta=(?P<within>{N}).*$",
        "ngram_tilt:precompute n_tok=40540161 hints=9560451 (23.58%) elapsed=32.3s base_beta=2.0 within_beta=0.0"
        " agree_bonus=0.1"),
+    _p("eval_accounting", "eval",
+       r"^eval_accounting: name:(?P<name>\S+) scored_tokens:(?P<t>\d+) scored_bytes:(?P<b>\d+)"
+       r" stream_tokens:(?P<s>\d+)$",
+       "eval_accounting: name:final_int6_sliding_window scored_tokens:62021631 scored_bytes:151078000"
+       " stream_tokens:62021632", "pgolf-audit reference trainer: what an eval scored"),
     _p("final_eval_mode", "eval", r"^final_eval_mode:(?P<mode>\S+)(?: .*)?$",
        "final_eval_mode:sliding_window stride:64 batch_seqs:1024"),
     _p("temp_scaling", "eval", rf"^temp_scaling optimal_T:(?P<t>{N}).*$",
@@ -230,6 +239,8 @@ PATTERNS: tuple[LinePattern, ...] = (
     _p("python_version", "hardware", r"^(?:Running )?Python (?P<ver>\d+\.\d+\.\d+)\b.*$",
        "Running Python 3.10.12 (main, Mar  3 2026, 11:56:32) [GCC 11.4.0]"),
     _p("torch_version", "hardware", r"^(?:Running )?PyTorch (?P<ver>\S+)$", "Running PyTorch 2.9.1+cu128"),
+    _p("device_line", "hardware", r"^device:(?P<device>\S+) name:(?P<name>.*) count:(?P<count>\d+)$",
+       "device:cuda name:NVIDIA H100 80GB HBM3 count:8", "pgolf-audit reference trainer (reference_trainer.loglines)"),
     _p("gpu_row", "hardware", r"^\|\s+(?P<idx>\d+)\s+NVIDIA (?P<name>.+?)\s+(?:On|Off)\s+\|",
        "|   0  NVIDIA H100 80GB HBM3          On  |   00000000:04:00.0 Off |   0 |"),
     _p("env_assignment", "hparam", r"^\s*(?P<key>[A-Z][A-Z0-9_]{2,})=(?P<val>\S*)$", "NGRAM_WITHIN_BETA=0"),

@@ -292,6 +292,9 @@ HANDLERS: dict[str, Callable[[_Builder, dict[str, str]], None]] = {
     "python_version": lambda b, gd: b.versions.__setitem__("python", gd["ver"]),
     "torch_version": lambda b, gd: b.versions.__setitem__("torch", gd["ver"]),
     "gpu_row": lambda b, gd: b.gpus.append(Hit((int(gd["idx"]), gd["name"].strip()), b.line, b.text)),
+    "device_line": lambda b, gd: b.gpus.extend(
+        Hit((i, gd["name"].removeprefix("NVIDIA ").strip()), b.line, b.text) for i in range(int(gd["count"]))
+        if gd["device"] == "cuda"),
     "env_assignment": lambda b, gd: b.env.__setitem__(gd["key"], gd["val"]),
     "kv_dump": lambda b, gd: b.kv_dump(b.text),
 }

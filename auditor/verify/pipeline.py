@@ -23,6 +23,8 @@ class VerifyInputError(ValueError):
 
 @dataclass(frozen=True)
 class VerifyOutcome:
+    """The verifier's result: findings for the shared report, and the "verify" JSON block."""
+
     findings: list[Finding]
     block: dict[str, Any]
 
