@@ -72,6 +72,7 @@ def _report(folders: list[Path], top: int) -> int:
     shapes: collections.Counter[str] = collections.Counter()
     metric_like: list[str] = []
     verdicts: collections.Counter[str] = collections.Counter()
+    by_rule: collections.Counter[str] = collections.Counter()
     watched: list[str] = []
     slowest = (0.0, "")
     for folder in folders:
@@ -100,6 +101,7 @@ def _report(folders: list[Path], top: int) -> int:
                       default="clean")
         verdicts[f"{layout.track}:{verdict}"] += 1
         for f in outcome.findings:
+            by_rule[f"{f.check}:{f.severity}"] += 1
             if f.severity == "violation" and f.check.startswith(WATCHED_FAMILIES):
                 watched.append(f"{folder.name}: {f.check} {f.message}")
     print(f"folders: {totals['folders']}  logs: {totals['logs']}  train logs: {totals['train_logs']}  "
@@ -109,6 +111,7 @@ def _report(folders: list[Path], top: int) -> int:
           f"unexplained: {totals['unknown_lines']:,} ({len(metric_like)} metric-looking)")
     print(f"slowest folder: {slowest[1]} ({slowest[0]:.2f} s)")
     print("verdicts:", ", ".join(f"{k}={v}" for k, v in sorted(verdicts.items())))
+    print("findings by rule:", ", ".join(f"{k}={v}" for k, v in sorted(by_rule.items())))
     print(f"\nsize/time/seed violations ({len(watched)}):")
     for line in watched:
         print("  " + line)

@@ -2,81 +2,38 @@
 its compressed size, and compare it with what the logs ran (RULES.md SIZE-002, SIZE-003, LOG-005)."""
 from __future__ import annotations
 
-import ast
-import base64
-import bz2
 import difflib
 import lzma
 import re
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import brotli
 
+from auditor.source import InputError, parse_python
+from auditor.unwrap import find_payloads
 from auditor.verify.context import Context, at, at_line
 from auditor.verify.evidence import Evidence, read_text
 from reports.model import Evidence as Where
 from reports.model import Finding
 
-MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 MAX_WRAPPER_BYTES = 2 * 1024 * 1024
 STUB_BYTES = 1024  # a script this small only hands over to another file
-_DECODERS: dict[str, Callable[[bytes], bytes]] = {
-    "b85decode": base64.b85decode, "b64decode": base64.b64decode, "a85decode": base64.a85decode,
-    "b32decode": base64.b32decode, "standard_b64decode": base64.standard_b64decode,
-}
-
-
-def _bounded(data: bytes) -> bytes | None:
-    """Decompress with the first codec that accepts `data`, never producing more than the cap."""
-    attempts: list[Callable[[], bytes]] = [
-        lambda: lzma.LZMADecompressor().decompress(data, max_length=MAX_PAYLOAD_BYTES),
-        lambda: lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2}]).decompress(
-            data, max_length=MAX_PAYLOAD_BYTES),
-        lambda: zlib.decompressobj(zlib.MAX_WBITS | 32).decompress(data, MAX_PAYLOAD_BYTES),
-        lambda: zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, MAX_PAYLOAD_BYTES),
-        lambda: brotli.Decompressor().process(data, output_buffer_limit=MAX_PAYLOAD_BYTES),
-        lambda: bz2.BZ2Decompressor().decompress(data, max_length=MAX_PAYLOAD_BYTES),
-    ]
-    for attempt in attempts:
-        try:
-            out = attempt()
-        except (lzma.LZMAError, zlib.error, brotli.error, OSError, ValueError, EOFError):
-            continue
-        if out:
-            return out
-    return None
 
 
 @lru_cache(maxsize=32)
 def unwrap(source: str) -> str | None:
-    """The payload of an `exec(decompress(b85decode("...")))` stub, or None when `source` is not one."""
+    """The payload of an `exec(decompress(b85decode("...")))` stub, or None when `source` is not one.
+
+    Decoding is the static auditor's (`auditor.unwrap`): whitelisted pure decoders, bounded output."""
     if len(source) > MAX_WRAPPER_BYTES or "exec" not in source:
         return None
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = parse_python(source, "train_gpt.py")
+    except InputError:
         return None
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not node.args:
-            continue
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        arg = node.args[0]
-        if name not in _DECODERS or not isinstance(arg, ast.Constant) or not isinstance(arg.value, (str, bytes)):
-            continue
-        if len(arg.value) < 200:
-            continue
-        try:
-            raw = _DECODERS[name](arg.value if isinstance(arg.value, bytes) else arg.value.encode("ascii"))
-        except (ValueError, UnicodeEncodeError):
-            continue
-        payload = _bounded(raw)
-        if payload is not None:
-            return payload.decode("utf-8", errors="replace")
-    return None
+    return next((p.code for p in find_payloads(tree) if p.code is not None), None)
 
 
 _STATEMENT_STRING = re.compile(r"^[ \t]*[rRbBuU]?(\"\"\"|\'\'\')[\s\S]*?\1[ \t]*$", re.M)

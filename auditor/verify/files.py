@@ -20,7 +20,7 @@ _IMPORT = re.compile(rf"(?:^([ \t]*)|[;:][ \t]*)(?:import[ \t]+({_NAME}(?:[ \t]*
 
 
 def check_location(ctx: Context) -> list[Finding]:
-    """SUB-001: the folder is records/<track>/YYYY-MM-DD_<name>.
+    """SUB-FOLDER-001: the folder is records/<track>/YYYY-MM-DD_<name>.
 
     Source: README; 0hq on #53/#363; cocohearts on #1851 (YYYY-MM-DD_description)."""
     layout = ctx.ev.layout
@@ -31,7 +31,7 @@ def check_location(ctx: Context) -> list[Finding]:
                         f"(checked as a {track}-track submission)")
     if not _FOLDER_NAME.match(layout.name):
         problems.append(f"the folder name {layout.name!r} is not YYYY-MM-DD_<description>")
-    return [ctx.finding("SUB-001", "; ".join(problems))] if problems else []
+    return [ctx.finding("SUB-FOLDER-001", "; ".join(problems))] if problems else []
 
 
 def check_required(ctx: Context) -> list[Finding]:

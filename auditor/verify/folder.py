@@ -1,5 +1,5 @@
 """Find the parts of a records folder: track and date from the path, README, submission.json,
-the training script, logs, requirements, helper code and tokenizer files (RULES.md SUB-001..005)."""
+the training script, logs, requirements, helper code and tokenizer files (RULES.md SUB-FOLDER-001..005)."""
 from __future__ import annotations
 
 import datetime as dt

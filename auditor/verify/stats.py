@@ -10,7 +10,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy import stats as _scipy
 
 LN2 = math.log(2.0)
 
@@ -46,6 +45,8 @@ def welch_one_sided(new: Sequence[float], base: Sequence[float]) -> Welch | None
     va, vb = std(new) ** 2 / len(new), std(base) ** 2 / len(base)
     if va + vb == 0.0:
         return None
+    from scipy import stats as _scipy  # imported on use: loading SciPy costs seconds per process
+
     res = _scipy.ttest_ind(list(new), list(base), equal_var=False)
     t, p2 = float(res.statistic), float(res.pvalue)
     df = (va + vb) ** 2 / (va ** 2 / (len(new) - 1) + vb ** 2 / (len(base) - 1))
