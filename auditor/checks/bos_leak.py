@@ -40,17 +40,31 @@ def _is_prev_slice(node: ast.AST) -> bool:
     return False
 
 
+def _is_shift(node: ast.AST) -> bool:
+    """`v[:, :-1]`, `roll(v, 1, dims=1)`, or `F.pad(v, (0, 0, 1, 0))`: the previous position's values."""
+    if _is_prev_slice(node):
+        return True
+    if isinstance(node, ast.Call):
+        name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+        if name == "roll":
+            shifts = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "shifts"), None)
+            return isinstance(shifts, ast.Constant) and shifts.value == 1
+        if name == "pad" and len(node.args) > 1 and isinstance(node.args[1], ast.Tuple):
+            pads = [e.value for e in node.args[1].elts if isinstance(e, ast.Constant)]
+            return len(pads) >= 4 and pads[2:4] == [1, 0]
+    return False
+
+
 def _shift_sites(fn: ast.AST) -> list[ast.AST]:
-    """Arithmetic that mixes a shifted float tensor (not an index computation)."""
+    """Arithmetic that mixes a shifted tensor into the current positions, directly or through a
+    variable holding the shifted values (`prev = cat([zeros, x[:, :-1]])`; `(1 - g) * x + g * prev`)."""
+    shifted_vars = {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign) and any(_is_shift(c) for c in ast.walk(n.value))
+                    for t in n.targets if isinstance(t, ast.Name)}
     sites = []
     for node in ast.walk(fn):
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult, ast.Sub)):
-            for side in (node.left, node.right):
-                if _is_prev_slice(side) or (isinstance(side, ast.BinOp) and any(_is_prev_slice(s) for s in (side.left, side.right))):
-                    sites.append(node)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "roll":
-            shifts = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "shifts"), None)
-            if isinstance(shifts, ast.Constant) and shifts.value == 1:
+            operands = [node.left, node.right] + [s for side in (node.left, node.right) if isinstance(side, ast.BinOp) for s in (side.left, side.right)]
+            if any(_is_shift(o) or (isinstance(o, ast.Name) and o.id in shifted_vars) for o in operands):
                 sites.append(node)
     return sites
 
@@ -91,7 +105,7 @@ class BosLeak(Check):
             if not sites or _has_id_mask(fn.node):
                 continue
             ev = fn.unit.evidence(sites[0].lineno)
-            used = any(f"{fn.cls}(" in u.text for u in facts.submission.units)
+            used = facts.class_used(fn.cls) and not facts.switched_off(fn, sites[0])
             msg = f"{fn.qualname} mixes each position with the previous one ({ev.file}:{ev.line}) and masks nothing at BOS"
             out.append(Detection(self.RULES[0], used, None, msg, (ev,), 0.6))
         return out[:2]

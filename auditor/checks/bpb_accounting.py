@@ -82,5 +82,6 @@ class BpbAccounting(Check):
                     value = facts.evaluator.eval(n.right, fn)
                     if isinstance(value, float) and 1.0 < value < 10.0:
                         msg = f"BPB divides by a constant {value} bytes per token instead of the validation bytes"
-                        return [Detection("BPB-CODE-001", id(fn) in facts.trace.reached, None, msg, (fn.unit.evidence(n.lineno),), 0.7)]
+                        active = id(fn) in facts.trace.reached and not facts.switched_off(fn, n)
+                        return [Detection("BPB-CODE-001", active, None, msg, (fn.unit.evidence(n.lineno),), 0.7)]
         return []

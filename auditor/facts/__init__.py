@@ -162,6 +162,42 @@ class Facts:
                  if isinstance(n, (ast.Assign, ast.AugAssign)) and label in self.labels_at(ev, n.value)]
         return min(lines, default=None)
 
+    def switched_off(self, fn, node: ast.AST) -> bool:
+        """Whether `node` sits in a branch of `fn` that the environment never takes (`if FLAG:` false)."""
+        parents: dict[int, ast.AST] = {}
+        for parent in ast.walk(fn.node):
+            for child in ast.iter_child_nodes(parent):
+                parents[id(child)] = parent
+        child, cur = node, parents.get(id(node))
+        while cur is not None:
+            if isinstance(cur, (ast.If, ast.IfExp)):
+                truth = self.evaluator.truth(cur.test, fn)
+                in_body = child in (cur.body if isinstance(cur, ast.If) else [cur.body])
+                if truth is not None and truth != in_body and child is not cur.test:
+                    return True
+            child, cur = cur, parents.get(id(cur))
+        return False
+
+    @cached_property
+    def runs(self) -> set[int]:
+        """Functions the run can enter (ids): the trace's, and everything they call, events or not."""
+        from .trace import callees_of
+
+        seen = set(self.trace.reached)
+        todo = list(seen)
+        while todo:
+            fid = todo.pop()
+            for callee in callees_of(self.flow.items.get(fid, [])):
+                if id(callee) not in seen:
+                    seen.add(id(callee))
+                    todo.append(id(callee))
+        return seen
+
+    def class_used(self, cls: str) -> bool:
+        """Whether the run constructs the class (its `__init__` runs), when it defines one."""
+        inits = self.program.method_of(cls, "__init__")
+        return not inits or any(id(f) in self.runs for f in inits)
+
     def events(self, kind: str) -> list[TraceEvent]:
         return [e for e in self.trace.events if e.kind == kind]
 

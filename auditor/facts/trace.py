@@ -167,6 +167,11 @@ def _guess_params(fn: Function) -> dict[str, frozenset[str]]:
     return out
 
 
+def callees_of(items: list[Item]):
+    """Every function an item tree calls (in any branch it contains)."""
+    return _callees(items)
+
+
 def _callees(items: list[Item]):
     for item in items:
         if isinstance(item, CallItem):
