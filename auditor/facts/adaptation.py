@@ -156,9 +156,8 @@ def _target_base(node: ast.AST) -> str | None:
 
 
 def oracle_in_pass_loop(facts, oracle: TraceEvent) -> bool:
-    """An oracle minimum inside a pass loop that also trains on validation data: a min over TTT passes."""
+    """An oracle minimum inside a loop that also trains on validation data: a min over TTT passes."""
     for u in facts.updates:
-        if L.VAL in u.data and u.step.root == oracle.root:
-            if any(l.kind == "repeat" for l in _common_loops(oracle.loops, u.step.loops)):
-                return True
+        if L.VAL in u.data and u.step.root == oracle.root and _common_loops(oracle.loops, u.step.loops):
+            return True
     return False

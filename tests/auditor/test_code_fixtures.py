@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import lzma
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,21 @@ from auditor.api import audit_path
 from .fixtures import Fixture, all_fixtures
 
 FIXTURES = all_fixtures()
+KNOWN_GAPS: dict[str, str] = {}  # fixture id -> "plain" | "wrapped" | "both"
+for _line in (Path(__file__).parent / "known_gaps.txt").read_text(encoding="utf-8").splitlines():
+    if _line.strip() and not _line.startswith("#"):
+        _id, _which = _line.split("#")[0].split()
+        KNOWN_GAPS[_id] = _which
+
+
+def _params(fixtures: list[Fixture], variant: str) -> list:
+    """Fixtures as parameters; known gaps are strict xfails (they fail loudly once the engine learns them)."""
+    out = []
+    for fx in fixtures:
+        marks = [pytest.mark.xfail(strict=True, reason="known gap: see tests/auditor/known_gaps.txt")] \
+            if KNOWN_GAPS.get(fx.id) in (variant, "both") else []
+        out.append(pytest.param(fx, id=fx.id, marks=marks))
+    return out
 
 
 def check(fx: Fixture, result, marks: bool = True) -> None:
@@ -34,7 +50,7 @@ def _msgs(result) -> list[str]:
     return [f"{f.severity}:{f.check}:{f.message}" for f in result.findings]
 
 
-@pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])
+@pytest.mark.parametrize("fx", _params(FIXTURES, "plain"))
 def test_fixture(fx: Fixture) -> None:
     check(fx, audit_path(fx.path, env=fx.env, verify=False))
 
@@ -42,7 +58,7 @@ def test_fixture(fx: Fixture) -> None:
 SINGLE = [f for f in FIXTURES if f.path.is_file() and "compressed_code" not in f.techniques]
 
 
-@pytest.mark.parametrize("fx", SINGLE, ids=[f.id for f in SINGLE])
+@pytest.mark.parametrize("fx", _params(SINGLE, "wrapped"))
 def test_fixture_inside_lzma_b85_exec_wrapper(fx: Fixture, tmp_path) -> None:
     """The same verdict and techniques when the script ships as a compressed exec stub."""
     payload = base64.b85encode(lzma.compress(fx.path.read_bytes())).decode()
