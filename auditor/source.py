@@ -17,7 +17,7 @@ from pathlib import Path
 from reports.model import Evidence
 
 from .newsyntax import downgrade
-from .unwrap import Payload, file_read_path, find_payloads, import_aliases
+from .unwrap import Payload, all_nodes, file_read_path, find_payloads, import_aliases
 
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
 MAX_UNITS = 64
@@ -249,7 +249,9 @@ class _Loader:
     def _follow_local_code(self, unit: Unit) -> None:
         """Imports of folder modules, `exec(open(f).read())`, `runpy.run_path(f)`, `importlib.import_module(m)`."""
         aliases = import_aliases(unit.tree)
-        for node in ast.walk(unit.tree):
+        for node in all_nodes(unit.tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom, ast.Call)):
+                continue
             for name in self._local_modules(node):
                 rel = self._module_file(name)
                 if rel:

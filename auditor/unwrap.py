@@ -123,13 +123,22 @@ class Payload:
     chain: tuple[str, ...]  # decoders applied, outermost last ("base64.b85decode", "lzma.decompress")
 
 
+def all_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of a parsed tree, walked once and kept on the tree (parsed trees are never mutated)."""
+    cached = getattr(tree, "_pgolf_nodes", None)
+    if cached is None:
+        cached = list(ast.walk(tree))
+        tree._pgolf_nodes = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def import_aliases(tree: ast.Module) -> dict[str, str]:
     """Local name -> qualified name for every import in the module (`import lzma as L` -> L: lzma)."""
     cached = getattr(tree, "_pgolf_aliases", None)
     if cached is not None:
         return cached
     aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
@@ -250,7 +259,7 @@ def find_payloads(tree: ast.Module) -> list[Payload]:
     """
     aliases = import_aliases(tree)
     payloads: list[Payload] = []
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval")):
             continue
         if not node.args or _is_file_read(node.args[0]):

@@ -92,6 +92,12 @@ def _is_index_math(node: ast.AST, fn: ast.AST) -> bool:
     return False
 
 
+def _mentions_shift(fn) -> bool:
+    """Cheap pre-filter on the function's source before walking its tree."""
+    text = "\n".join(fn.unit.lines[fn.line - 1:getattr(fn.node, "end_lineno", fn.line)])
+    return ":-1]" in text or "roll(" in text or "pad(" in text
+
+
 class BosLeak(Check):
     TECHNIQUE = "bos_leak"
     RULES = ("EVAL-BOS-001",)
@@ -99,7 +105,7 @@ class BosLeak(Check):
     def detect(self, facts) -> list[Detection]:
         out = []
         for fn in facts.program.functions:
-            if fn.cls is None or fn.name.startswith("__"):
+            if fn.cls is None or fn.name.startswith("__") or not _mentions_shift(fn):
                 continue
             sites = [s for s in _shift_sites(fn.node) if not _is_index_math(s, fn.node)]
             if not sites or _has_id_mask(fn.node):

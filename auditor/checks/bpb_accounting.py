@@ -35,6 +35,11 @@ def _strings(node: ast.AST) -> set[str]:
     return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
+def _source(fn) -> str:
+    """The function's source lines (a cheap pre-filter before walking its tree)."""
+    return "\n".join(fn.unit.lines[fn.line - 1:getattr(fn.node, "end_lineno", fn.line)])
+
+
 def _calls(node: ast.AST) -> set[str]:
     return {getattr(n.func, "attr", getattr(n.func, "id", "")) for n in ast.walk(node) if isinstance(n, ast.Call)}
 
@@ -46,7 +51,9 @@ class BpbAccounting(Check):
     def detect(self, facts) -> list[Detection]:
         out = []
         for fn in facts.program.functions:
-            calls = _calls(fn.node) if fn.name != "<module>" else set()
+            if fn.name == "<module>" or "to_piece" not in _source(fn).lower():
+                continue
+            calls = _calls(fn.node)
             if not ({"id_to_piece", "IdToPiece"} & calls and {"is_byte", "is_control", "is_unknown"} & calls):
                 continue
             active = id(fn) in facts.trace.reached
@@ -77,7 +84,9 @@ class BpbAccounting(Check):
     @staticmethod
     def _constant_denominator(facts) -> list[Detection]:
         for fn in facts.program.functions:
-            for n in ast.walk(fn.node) if fn.name != "<module>" else []:
+            if fn.name == "<module>" or "byte" not in _source(fn).lower():
+                continue
+            for n in ast.walk(fn.node):
                 if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) and re.search(r"byte", ast.unparse(n.right), re.I):
                     value = facts.evaluator.eval(n.right, fn)
                     if isinstance(value, float) and 1.0 < value < 10.0:

@@ -48,12 +48,14 @@ class Evaluator:
         self.locals: dict[tuple[int, str], list[ast.expr]] = {}
         self.env_reads: list[EnvRead] = []
         self._truths: dict[tuple[int, int], bool | None] = {}
+        self._nodes: dict[int, list[ast.AST]] = {id(f): list(_own_nodes(f)) for f in program.functions}
+        self._statements: dict[int, list[ast.stmt]] = {id(f): _own_statements(f) for f in program.functions}
         self._collect()
 
     # -- indexing ---------------------------------------------------------------------------
     def _collect(self) -> None:
         for fn in self.program.functions:
-            for stmt in _own_statements(fn):
+            for stmt in self._statements[id(fn)]:
                 for target, value in _assignments(stmt):
                     if isinstance(target, ast.Name):
                         self.locals.setdefault((id(fn), target.id), []).append(value)
@@ -67,7 +69,7 @@ class Evaluator:
                         if isinstance(target, ast.Name):
                             self.attributes.setdefault(target.id, []).append((value, body_fn))
         for fn in self.program.functions:
-            for node in _own_nodes(fn):
+            for node in self._nodes[id(fn)]:
                 key_default = self._env_call(node)
                 if key_default is not None:
                     key, default_node = key_default
@@ -125,14 +127,14 @@ class Evaluator:
         if not log_text:
             return added
         owners: dict[str, int] = {}  # fragment -> how many functions contain it
-        per_fn = {id(f): _fragments(f.body) for f in self.program.functions if not isinstance(f.node, ast.Module)}
+        per_fn = {id(f): _strings(self._nodes[id(f)]) for f in self.program.functions if not isinstance(f.node, ast.Module)}
         for frags in per_fn.values():
             for x in frags:
                 owners[x] = owners.get(x, 0) + 1
         unique = {x for x, n in owners.items() if n == 1 and x in log_text}  # printed by one function only
         printed = {f.name for f in self.program.functions if per_fn.get(id(f), set()) & unique}
         for fn in self.program.functions:
-            for node in [*_own_statements(fn), *_own_nodes(fn)]:
+            for node in [*self._statements[id(fn)], *self._nodes[id(fn)]]:
                 if not isinstance(node, (ast.If, ast.IfExp)):
                     continue
                 if self.truth(node.test, fn) is not False:
@@ -293,13 +295,16 @@ class Evaluator:
 
 def _fragments(stmts: list[ast.AST]) -> set[str]:
     """Distinctive literal text in a branch (f-string parts included): what its log lines contain."""
+    return _strings(n for stmt in stmts for n in ast.walk(stmt))
+
+
+def _strings(nodes) -> set[str]:
     out: set[str] = set()
-    for stmt in stmts:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                text = node.value.strip()
-                if len(text) >= 8 and any(c.isalpha() for c in text) and ("_" in text or ":" in text or "=" in text):
-                    out.add(text)
+    for node in nodes:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value.strip()
+            if len(text) >= 8 and any(c.isalpha() for c in text) and ("_" in text or ":" in text or "=" in text):
+                out.add(text)
     return out
 
 
