@@ -19,7 +19,7 @@ from reports.model import Evidence
 from .newsyntax import downgrade
 from .unwrap import Payload, all_nodes, file_read_path, find_payloads, import_aliases
 
-MAX_SOURCE_BYTES = 32 * 1024 * 1024
+MAX_SOURCE_BYTES = 4 * 1024 * 1024  # real record scripts are under 200 KB; beyond this the analysis is not worth waiting for
 MAX_UNITS = 64
 _CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
