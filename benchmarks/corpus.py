@@ -64,8 +64,10 @@ def run(manifest: Path, mirror: Path, only: str | None, show_misses: bool, json_
     results = []
     for row in rows:
         with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / Path(row["path"]).parent.name  # keep the records folder's name (its date)
+            folder.mkdir()
             try:
-                script = extract_folder(mirror, row["commit"], row["path"], Path(tmp))
+                script = extract_folder(mirror, row["commit"], row["path"], folder)
             except subprocess.CalledProcessError as exc:
                 results.append({**row, "verdict": "ERROR", "error": f"extract: {exc.stderr.decode()[:120]}", "seconds": 0.0, "lines": 0})
                 continue
