@@ -1,10 +1,11 @@
-"""BPB-CODE-001: byte counting that differs from the canonical SentencePiece byte tables.
+"""BPB-CODE-001 / BPB-CODE-002: byte counting that differs from the canonical SentencePiece byte tables.
 
 What it does
     Reads the byte look-up-table builder and the bits-per-byte formula and reports deviations from
     the canonical rule: the leading "▁" counted inside a piece's bytes while the evaluation also adds a
-    space byte (double count), a boundary predicate without unused ids, or a constant bytes-per-token
-    denominator instead of counting the validation bytes.
+    space byte (double count), a boundary predicate without unused ids (BPB-CODE-001, review), or a
+    constant bytes-per-token denominator instead of counting the validation bytes (BPB-CODE-002,
+    violation: the number is not the validation set's bits per byte).
 
 Why is this bad?
     BPB divides by the number of bytes; extra bytes lower the reported BPB without any modeling gain
@@ -46,7 +47,7 @@ def _calls(node: ast.AST) -> set[str]:
 
 class BpbAccounting(Check):
     TECHNIQUE = "bpb_accounting"
-    RULES = ("BPB-CODE-001",)
+    RULES = ("BPB-CODE-001", "BPB-CODE-002")
 
     def detect(self, facts) -> list[Detection]:
         out = []
@@ -92,5 +93,5 @@ class BpbAccounting(Check):
                     if isinstance(value, float) and 1.0 < value < 10.0:
                         msg = f"BPB divides by a constant {value} bytes per token instead of the validation bytes"
                         active = id(fn) in facts.trace.reached and not facts.switched_off(fn, n)
-                        return [Detection("BPB-CODE-001", active, None, msg, (fn.unit.evidence(n.lineno),), 0.7)]
+                        return [Detection("BPB-CODE-002", active, False, msg, (fn.unit.evidence(n.lineno),), 0.7)]
         return []

@@ -3,7 +3,7 @@
 What it does
     Finds optimizer steps inside the main training loop whose loss includes validation tokens, and
     helper scripts in the folder that read validation shards and write a file the submission reads
-    (a "paid prefix").
+    (a "paid prefix": the same name, or a file of the same type named by the run command).
 
 Why is this bad?
     Training, and the artifact, must be built as if the validation set did not exist; compressing
@@ -42,8 +42,9 @@ class ValInTraining(Check):
                 out.append(Detection(self.RULES[0], u.active, False, msg, where + evidence_of(facts, u.step, u.backward), 0.85))
                 break
         for writer, names in validation_writers(facts.submission):
+            suffixes = {n.rsplit(".", 1)[-1] for n in names if "." in n}
             reads = [e for e in facts.trace.events if e.kind in ("READ", "USE")
-                     and any(x.startswith(L.FILE) and x[len(L.FILE):] in names for x in e.labels)]
+                     and any(x.startswith(L.FILE) and (x[len(L.FILE):] in names or x.rsplit(".", 1)[-1] in suffixes) for x in e.labels)]
             if reads:
                 msg = (f"{writer} builds {', '.join(sorted(names))} from validation shards and the submission reads it "
                        f"({facts.evidence(reads[0]).file}:{facts.evidence(reads[0]).line})")

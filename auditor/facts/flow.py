@@ -490,6 +490,11 @@ class _Walker:
         return out
 
     def call(self, node: ast.Call) -> frozenset[str]:
+        env = self.flow.ev.env_read(node)
+        if env is not None:  # `os.environ.get("VAL_FILES", default)`: the given value's labels, and the default's
+            key, default = env
+            given = self.flow.ev.env.get(key)
+            return (L.string_labels(given) if given else EMPTY) | (self.label(default) if default is not None else EMPTY)
         func = node.func
         receiver = self.label(func.value) if isinstance(func, ast.Attribute) else EMPTY
         arg_labels = [self.label(a.value if isinstance(a, ast.Starred) else a) for a in node.args]

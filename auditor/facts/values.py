@@ -76,6 +76,10 @@ class Evaluator:
                     default = None if default_node is None else self.eval(default_node, fn)
                     self.env_reads.append(EnvRead(key, default, fn.unit.file, getattr(node, "lineno", 0)))
 
+    def env_read(self, node: ast.AST) -> tuple[str, ast.expr | None] | None:
+        """(key, default expression) when `node` reads an environment variable, else None."""
+        return self._env_call(node)
+
     def _env_call(self, node: ast.AST) -> tuple[str, ast.expr | None] | None:
         """(key, default expression) for `os.environ.get(K, D)`, `os.getenv(K, D)`, `os.environ[K]`."""
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
