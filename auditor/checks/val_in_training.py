@@ -27,6 +27,9 @@ from . import Check, Detection, evidence_of
 from .siblings import validation_writers
 
 
+_MODEL_SUFFIXES = {"pt", "pth", "ptz", "bin", "safetensors"}  # checkpoints and shards: exact names only
+
+
 class ValInTraining(Check):
     TECHNIQUE = "val_in_training"
     RULES = ("DATA-VAL-001",)
@@ -42,7 +45,7 @@ class ValInTraining(Check):
                 out.append(Detection(self.RULES[0], u.active, False, msg, where + evidence_of(facts, u.step, u.backward), 0.85))
                 break
         for writer, names in validation_writers(facts.submission):
-            suffixes = {n.rsplit(".", 1)[-1] for n in names if "." in n}
+            suffixes = {n.rsplit(".", 1)[-1] for n in names if "." in n} - _MODEL_SUFFIXES
             reads = [e for e in facts.trace.events if e.kind in ("READ", "USE")
                      and any(x.startswith(L.FILE) and (x[len(L.FILE):] in names or x.rsplit(".", 1)[-1] in suffixes) for x in e.labels)]
             if reads:
