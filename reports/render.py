@@ -118,7 +118,10 @@ def repo_path(result: AuditResult, file: str) -> str:
     if posixpath.isabs(file) or not file:
         return file or result.target
     base = target_base(result.target.replace("\\", "/"))
-    return posixpath.normpath(posixpath.join(base, file)) if base else posixpath.normpath(file)
+    path = posixpath.normpath(posixpath.join(base, file)) if base else posixpath.normpath(file)
+    if posixpath.isabs(path) and "/records/" in path:
+        path = path[path.index("/records/") + 1:]  # a checkout elsewhere on disk: the repository path starts at records/
+    return path
 
 
 def display_path(result: AuditResult, file: str) -> str:

@@ -103,7 +103,7 @@ class TrainDataAtEval(Check):
         out = [e for e in late if id(e) in calibration]
         out += [u.step for u in facts.updates if u.step.index > end and L.TRAIN in u.data and u.step.root == "main"]
         out += [w for w in facts.events("TWRITE") if w.index > end and L.TRAIN in w.labels and w.root == "main"]
-        return sorted(out, key=lambda e: e.index)
+        return sorted(out, key=lambda e: (e.kind == "READ", e.index))  # the model use first, then file reads
 
     @staticmethod
     def _dead_calibration(facts) -> list[Detection]:
