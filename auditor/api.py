@@ -12,8 +12,11 @@ from .facts import compute_facts
 from .source import load
 
 
-def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str], str]:
-    """(environment of the run command in README/logs, hyperparameters the logs printed, log text)."""
+def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(environment of the run command in README/logs, hyperparameters the logs printed, log texts by name).
+
+    The logs are those carrying each seed's score, as the verifier chooses them (a folder may keep
+    superseded runs beside the scored ones); all logs when it finds no seed."""
     from rules import load_rules
 
     from .verify.evidence import gather
@@ -28,17 +31,21 @@ def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str], str]:
     env = env_from_evidence(evidence, include_hparams=False)
     for key, value in documented_settings(folder).items():
         env.setdefault(key, value)
-    return env, logged, log_text(folder)
+    scoring = {run.log.name for run in evidence.runs}
+    logs = log_texts(folder)
+    if scoring:  # the runs behind the claimed numbers, when the verifier could match them
+        logs = {name: text for name, text in logs.items() if name in scoring}
+    return env, logged, logs
 
 
-def log_text(folder: Path) -> str:
-    """The beginning of every log-like file in the folder (train logs are `*.log` / `*.txt`)."""
-    parts = []
+def log_texts(folder: Path) -> dict[str, str]:
+    """The beginning of every log-like file in the folder (train logs are `*.log` / `*.txt`), by name."""
+    out: dict[str, str] = {}
     for path in sorted(list(folder.glob("*.log")) + list(folder.glob("*.txt")) + list(folder.glob("logs/*"))):
         if path.is_file() and path.name not in ("requirements.txt",):
             with path.open("rb") as fh:
-                parts.append(fh.read(LOG_TEXT_LIMIT).decode("utf-8", errors="replace"))
-    return "\n".join(parts)
+                out[str(path.relative_to(folder))] = fh.read(LOG_TEXT_LIMIT).decode("utf-8", errors="replace")
+    return out
 
 
 LOG_TEXT_LIMIT = 4_000_000  # characters of each log searched for guarded log lines
@@ -86,13 +93,13 @@ def audit_path(path: Path, *, env: dict[str, str] | None = None, verify: bool = 
     sub = load(path)
     effective: dict[str, str] = {}
     logged: dict[str, str] = {}
-    log_text = ""
+    logs: dict[str, str] = {}
     if _run_context(sub):
-        command_env, logged, log_text = folder_settings(sub.root)
+        command_env, logged, logs = folder_settings(sub.root)
         effective.update(command_env)
     folder_keys = set(effective)
     effective.update(env or {})
-    facts = compute_facts(sub, effective, logged, log_text)
+    facts = compute_facts(sub, effective, logged, logs)
     result = build_result(str(path), facts)
     from_folder = {k: v for k, v in facts.env.items() if k in folder_keys or (k not in (env or {}) and k not in folder_keys)}
     if from_folder:

@@ -170,21 +170,22 @@ def find_headline(root: Path) -> str:
     return max(candidates, key=lambda s: (root / s).stat().st_size)
 
 
-_RUN_RE = re.compile(r"(?:torchrun|python3?|accelerate launch|deepspeed)\b[^\n`]*?([\w./-]+\.py)\b")
+_RUN_RE = re.compile(r"(torchrun|python3?|accelerate launch|deepspeed)\b[^\n`]*?([\w./-]+\.py)\b")
 
 
 def _scripts_in_run_commands(root: Path, scripts: list[str]) -> list[str]:
-    """Scripts named by run commands in README.md and in logs, most mentioned first."""
+    """Scripts named by run commands in README.md and in logs, best evidence first: a distributed
+    launch (torchrun) outweighs `python prep.py` data-preparation commands."""
     counts: dict[str, int] = {}
     sources = [root / "README.md"] + sorted(root.glob("*.log")) + sorted(root.glob("*.txt"))
     for path in sources:
         text = _safe_read(path, limit=2_000_000)
         for m in _RUN_RE.finditer(text):
-            name = Path(m.group(1)).name
+            name = Path(m.group(2)).name
             if name in scripts:
-                weight = 3 if path.name == "README.md" else 1
+                weight = (10 if m.group(1) in ("torchrun", "deepspeed", "accelerate launch") else 1) * (3 if path.name == "README.md" else 1)
                 counts[name] = counts.get(name, 0) + weight
-    return sorted(counts, key=lambda s: (-counts[s], s))
+    return sorted(counts, key=lambda s: (-counts[s], "train" not in s, s))
 
 
 def _safe_read(path: Path, limit: int = 4_000_000) -> str:

@@ -2,9 +2,10 @@
 
 What it does
     Finds scores where a hint token derived from a validation-built table selects an entry of the
-    model's normalized distribution (p'(v) ∝ p(v)·exp(β·1[v = hint]), normalizer 1 + p(hint)(e^β − 1)).
-    Reports it as legal unless the hint or its gate reads a property of the realized token at the
-    scored position (a lookup indexed by the target), which makes it illegal.
+    model's normalized distribution (p'(v) ∝ p(v)·exp(β·1[v = hint]), normalizer 1 + p(hint)(e^β − 1)),
+    and reads the run's tilt log lines. Reports it as legal unless the gates that read a property of
+    the realized token fired: `within_gate`, `word_gate` or `agree2plus` counts above zero, or a
+    nonzero `within_beta`, in the logs (the code of those experts may be compiled C the auditor cannot read).
 
 Why is this bad?
     A token-only tilt is a proper reweighting of the full distribution (merged #1514, #2135). Gates
@@ -23,8 +24,12 @@ References
 """
 from __future__ import annotations
 
+import re
+
 from ..facts import L
 from . import Check, Detection, evidence_of
+
+_GATES = re.compile(r"\b(within_gate|word_gate|agree2plus|within_beta|word_beta)[=:]\s*(\d+(?:\.\d+)?)")
 
 
 class NgramTilt(Check):
@@ -32,6 +37,11 @@ class NgramTilt(Check):
     RULES = ("EVAL-NGRAM-004",)
 
     def detect(self, facts) -> list[Detection]:
+        fired = [(ev, m) for ev, m in facts.log_matches(_GATES) if float(m.group(2)) > 0]
+        if fired:
+            ev, m = fired[0]
+            msg = f"the run's n-gram tilt used gates that read the realized token: {m.group(1)}={m.group(2)} ({ev.file}:{ev.line})"
+            return [Detection(self.RULES[0], True, False, msg, tuple(e for e, _ in fired[:3]), 0.9)]
         for s in facts.scores:
             if L.TBLIDX in s.labels and not L.table_mass(s.labels):
                 msg = f"score at {facts.evidence(s).file}:{facts.evidence(s).line} tilts the model's normalized distribution toward a table-derived hint token"

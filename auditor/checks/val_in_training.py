@@ -39,8 +39,13 @@ class ValInTraining(Check):
         loop = facts.training_loop
         for u in facts.updates:
             if L.VAL in u.data and L.TRAIN in u.data and loop is not None and u.step.inside(loop):
-                entry = facts.first_statement_with(u.step, u.step.loops[-1], L.VAL)
-                where = (u.step.fn.unit.evidence(entry),) if entry else ()
+                entry = facts.first_statement_with(u.step, loop, L.VAL, without=L.TRAIN, skip_calls=facts.evaluation_functions)
+                # validation shards read inside the loop, or read from one file list with training shards
+                reads = [e for e in facts.trace.events if e.kind == "READ" and L.VAL in e.labels
+                         and (e.inside(loop) or (L.TRAIN in e.labels and e.index <= facts.training_end))]
+                if entry is None and not reads:
+                    continue  # no validation source inside the loop: names shared with an eval loop, not data
+                where = (u.step.fn.unit.evidence(entry),) if entry else evidence_of(facts, reads[0], calls=True)
                 msg = f"the training step at {facts.evidence(u.step).file}:{facts.evidence(u.step).line} trains on a loss that includes validation tokens"
                 out.append(Detection(self.RULES[0], u.active, False, msg, where + evidence_of(facts, u.step, u.backward), 0.85))
                 break

@@ -8,6 +8,7 @@ accumulated, which loop is the training loop, what runs after it.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -48,6 +49,7 @@ class Facts:
     env: dict[str, str] = field(default_factory=dict)
     full: "Facts | None" = None  # the same program with every branch followed (code present but switched off)
     view: str = "live"  # "live": branches the environment takes; "full": every branch
+    logs: dict[str, str] = field(default_factory=dict)  # the run's logs (name -> text), for log evidence
 
     # -- locations ------------------------------------------------------------------------------
     def evidence(self, ev: TraceEvent) -> Evidence:
@@ -96,15 +98,23 @@ class Facts:
     @cached_property
     def training_loop(self) -> LoopRef | None:
         """The main training loop: the last outermost loop of `main` that steps an optimizer on training data."""
-        counts: dict[int, tuple[int, LoopRef]] = {}
+        loops: dict[int, tuple[bool, LoopRef]] = {}  # loop id -> (any step on training data only, loop)
         for u in self.updates:
             if u.step.root == "main" and L.TRAIN in u.data and u.step.loops:
                 loop = u.step.loops[0]
-                n, _ = counts.get(loop.id, (0, loop))
-                counts[loop.id] = (n + 1, loop)
-        if not counts:
+                pure = loops.get(loop.id, (False, loop))[0] or L.VAL not in u.data
+                loops[loop.id] = (pure, loop)
+        if not loops:
             return None
-        return max(counts.values(), key=lambda x: x[1].id)[1]  # the last one: warm-up loops come first
+        # the last one (warm-up loops come first); a loop that also trains on validation data counts only
+        # when no loop trains on training data alone (then it is the training loop, mixing in validation).
+        # Variables shared by a training loop and a TTT loop blur their labels: a loop that reads training
+        # shards itself wins.
+        reading = {id(l) for e in self.trace.events if e.kind == "READ" and L.TRAIN in e.labels and L.VAL not in e.labels
+                   for l in e.loops[:1]}
+        pure = [loop for ok, loop in loops.values() if ok]
+        candidates = pure or [loop for _, loop in loops.values()]
+        return max([loop for loop in candidates if id(loop) in reading] or candidates, key=lambda loop: loop.id)
 
     @cached_property
     def training_end(self) -> int:
@@ -136,9 +146,9 @@ class Facts:
         return [e for e in self.trace.events if e.kind in ("USE", "READ") and e.root == gram.root
                 and e.calls[:depth] == frame and e.labels & set(L.DATA)]
 
-    def labels_at(self, ev: TraceEvent, node: ast.AST) -> frozenset[str]:
-        """Labels of the variables and attributes an expression reads, as they are at `ev`'s call site."""
-        out: set[str] = set()
+    def sources_at(self, ev: TraceEvent, node: ast.AST) -> list[frozenset[str]]:
+        """Labels of each variable and attribute an expression reads (sizes aside), at `ev`'s call site."""
+        out: list[frozenset[str]] = []
         stack = [node]
         while stack:
             n = stack.pop()
@@ -147,19 +157,31 @@ class Facts:
             if isinstance(n, ast.Attribute) and n.attr in ("shape", "ndim"):
                 continue
             if isinstance(n, ast.Name):
-                out |= self.flow.lookup(ev.fn, n.id)
+                out.append(L.substitute(self.flow.lookup(ev.fn, n.id), ev.mapping))
             elif isinstance(n, ast.Attribute):
-                out |= self.flow.attrs.get(n.attr, set())
+                out.append(frozenset(self.flow.attrs.get(n.attr, set())))
             stack.extend(ast.iter_child_nodes(n))
-        return L.substitute(frozenset(out), ev.mapping)
+        return out
 
-    def first_statement_with(self, ev: TraceEvent, loop: LoopRef, label: str) -> int | None:
-        """Line of the first assignment inside `loop` (in `ev`'s function) whose value carries `label`."""
+    @cached_property
+    def evaluation_functions(self) -> set[str]:
+        """Names of functions that accumulate a score themselves: calling one evaluates, it feeds no data."""
+        from .flow import Event
+
+        return {f.name for f in self.program.functions
+                if any(isinstance(i, Event) and i.kind == "SCORE" for i in _flat_items(self.flow.items.get(id(f), [])))}
+
+    def first_statement_with(self, ev: TraceEvent, loop: LoopRef, label: str, without: str = "",
+                             skip_calls: set[str] = frozenset()) -> int | None:
+        """Line of the first assignment inside `loop` (in `ev`'s function) reading a variable that carries
+        `label` (and not `without`: a source of that data, not a variable it was merged into); assignments
+        from calls named in `skip_calls` (evaluations) are passed over."""
         loop_node = next((n for n in ast.walk(loop.fn.node) if isinstance(n, (ast.For, ast.While)) and n.lineno == loop.line), None)
         if loop_node is None or loop.fn is not ev.fn:
             return None
-        lines = [n.lineno for n in ast.walk(loop_node)
-                 if isinstance(n, (ast.Assign, ast.AugAssign)) and label in self.labels_at(ev, n.value)]
+        lines = [n.lineno for n in ast.walk(loop_node) if isinstance(n, (ast.Assign, ast.AugAssign))
+                 and not (isinstance(n.value, ast.Call) and getattr(n.value.func, "attr", getattr(n.value.func, "id", "")) in skip_calls)
+                 and any(label in labels and without not in labels for labels in self.sources_at(ev, n.value))]
         return min(lines, default=None)
 
     def switched_off(self, fn, node: ast.AST) -> bool:
@@ -198,6 +220,16 @@ class Facts:
         inits = self.program.method_of(cls, "__init__")
         return not inits or any(id(f) in self.runs for f in inits)
 
+    def log_matches(self, pattern: "re.Pattern[str]") -> list[tuple[Evidence, "re.Match[str]"]]:
+        """Lines of the run's logs matching `pattern`, as evidence (file, line, text) with the match."""
+        out = []
+        for name, text in sorted(self.logs.items()):
+            for i, line in enumerate(text.splitlines(), 1):
+                m = pattern.search(line)
+                if m:
+                    out.append((Evidence(name, i, line.strip()[:240]), m))
+        return out
+
     def events(self, kind: str) -> list[TraceEvent]:
         return [e for e in self.trace.events if e.kind == kind]
 
@@ -215,25 +247,39 @@ class Facts:
         return ""
 
 
+def _flat_items(items):
+    """Events and calls of an item tree, branches and loops included."""
+    from .flow import BranchItem, LoopItem
+
+    for item in items:
+        if isinstance(item, LoopItem):
+            yield from _flat_items(item.items)
+        elif isinstance(item, BranchItem):
+            yield from _flat_items(item.body)
+            yield from _flat_items(item.orelse)
+        else:
+            yield item
+
+
 def compute_facts(submission: Submission, env: dict[str, str] | None = None,
-                  logged: dict[str, str] | None = None, log_text: str = "") -> Facts:
+                  logged: dict[str, str] | None = None, logs: dict[str, str] | None = None) -> Facts:
     """Two views of one program: `live` follows only the branches the environment can take; its
     `full` twin follows every branch and traces uncalled functions, to report what is switched off.
 
     `env` is the environment (given, or from the run command); `logged` holds hyperparameters a run's
     log printed (`ppm_enabled: True`), applied to the variables those config attributes read;
-    `log_text` turns on flags whose guarded log lines the logs contain."""
+    `logs` (name -> text) turn on flags whose guarded log lines they contain, and are kept as evidence."""
     env = dict(env or {})
     program = build_program(submission)
     evaluator = Evaluator(program, env)
     evaluator.apply_logged_settings(logged or {})
-    evaluator.apply_observed_logs(log_text)
+    evaluator.apply_observed_logs("\n".join((logs or {}).values()))
     views: list[Facts] = []
     for prune in (True, False):
         flow = Flow(program, evaluator, prune=prune)
         flow.run(seed=views[0].flow if views else None)
         trace = build_trace(flow, program.module_body[id(submission.main)], dead_roots=not prune)
-        views.append(Facts(submission, program, evaluator, flow, trace, env, view="live" if prune else "full"))
+        views.append(Facts(submission, program, evaluator, flow, trace, env, view="live" if prune else "full", logs=dict(logs or {})))
     live, full = views
     live.full = full
     return live

@@ -876,12 +876,12 @@ def _table_name(node: ast.AST) -> str | None:
 
 
 def _contains_reduction(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Call) and _call_name(n) in ("sum", "mean", "nansum", "fsum") for n in ast.walk(node))
+    return any(isinstance(n, ast.Call) and _call_name(n) in ("sum", "nansum", "fsum") for n in ast.walk(node))
 
 
 def _is_reduction(node: ast.AST) -> bool:
     name = _call_name(node) if isinstance(node, ast.Call) else ""
-    return name in ("sum", "mean", "item", "nansum", "fsum") or (isinstance(node, ast.BinOp) and any(_is_reduction(n) for n in (node.left, node.right)))
+    return name in ("sum", "nansum", "fsum") or (isinstance(node, ast.BinOp) and any(_is_reduction(n) for n in (node.left, node.right)))
 
 
 def _returned_names(fn: Function) -> set[str]:
