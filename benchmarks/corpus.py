@@ -64,7 +64,7 @@ def run(manifest: Path, mirror: Path, only: str | None, show_misses: bool, json_
     results = []
     for row in rows:
         with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp) / Path(row["path"]).parent.name  # keep the records folder's name (its date)
+            folder = Path(tmp) / (Path(row["path"]).parent.name or "submission")  # keep the records folder name (its date)
             folder.mkdir()
             try:
                 script = extract_folder(mirror, row["commit"], row["path"], folder)
