@@ -17,7 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reference_trainer.config import PRESETS, aligned_block, load_config, parse_assignments
+from reference_trainer.config import (
+    PRESETS,
+    aligned_block,
+    load_config,
+    parse_assignments,
+)
+from reference_trainer.pack import add_pack, run_pack
 
 
 class UsageError(Exception):
@@ -114,6 +120,7 @@ SUBCOMMANDS = {
     "prepare": (add_prepare, run_prepare),
     "run": (add_run, run_run),
     "config": (add_config, run_config),
+    "pack": (add_pack, run_pack),
 }
 
 

@@ -27,6 +27,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="compare against another folder, comma-separated val_bpb values, or a leaderboard row "
                         "(PR number such as 1493, or folder name)")
     p.add_argument("--smoke", action="store_true", help="import the script in a sandbox and read its model shape")
+    p.add_argument("--rerun", action="store_true", help="rerun the submission's command per seed in a scratch copy "
+                   "and compare score and artifact bytes with the claims")
+    p.add_argument("--seeds", type=int, nargs="+", help="with --rerun: the seeds to rerun (default: all scored)")
+    p.add_argument("--timeout", type=float, default=900.0, help="with --rerun: seconds per seed")
     p.add_argument("--format", choices=("terminal", "json"), default="terminal")
     p.add_argument("--strict", action="store_true", help="exit 1 when a finding needs review")
     p.set_defaults(func=run)
@@ -42,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"pgolf-audit verify: error: {exc.filename or args.dir}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    if getattr(args, "rerun", False):
+        from auditor.verify.rerun import rerun_folder
+
+        rerun = rerun_folder(args.dir, seeds=args.seeds, timeout_s=args.timeout)
+        outcome.findings.extend(rerun.findings)
+        outcome.block["rerun"] = rerun.block
     result = AuditResult(target=str(args.dir), findings=outcome.findings, verify=outcome.block)
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))

@@ -31,4 +31,4 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys) -> None:
 
 
 def test_subcommands_are_a_registry() -> None:
-    assert set(SUBCOMMANDS) == {"prepare", "run", "config"}
+    assert set(SUBCOMMANDS) == {"prepare", "run", "config", "pack"}
