@@ -55,10 +55,11 @@ def run(args: argparse.Namespace) -> int:
 
     from .api import audit_path
     from .source import InputError
+    from .verify import VerifyInputError
 
     try:
         result = audit_path(args.path, env=parse_env(args.env), verify=not args.no_verify, baseline=args.baseline)
-    except InputError as exc:
+    except (InputError, VerifyInputError) as exc:
         print(f"pgolf-audit: {exc}", file=sys.stderr)
         return 2
     options = {k: v for k, v in (("repo_url", args.repo_url), ("sha", args.sha)) if v}
