@@ -47,7 +47,9 @@ class PrequantTTT(Check):
                        f"({facts.evidence(after).file}:{facts.evidence(after).line})")
                 out.append(Detection(self.RULES[0], a.active, False, msg, evidence_of(facts, a.update.step, after), 0.85))
             elif a.kind == UNSCORED and not (a.update.local or a.update.fresh):
+                uncalled = a.update.step.root != "main"  # nothing scores after code that never runs; judge what it would do
                 msg = (f"optimizer step at {step.file}:{step.line} trains on validation tokens; no scoring of those tokens "
                        "was found before it, so it may precede the reported evaluation")
-                out.append(Detection(self.RULES[0], a.active, None, msg, evidence_of(facts, a.update.step, a.update.backward), 0.5))
+                out.append(Detection(self.RULES[0], a.active, False if uncalled else None, msg,
+                                     evidence_of(facts, a.update.step, a.update.backward), 0.5))
         return out
