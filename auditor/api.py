@@ -9,7 +9,7 @@ from reports.model import AuditResult
 
 from .engine import build_result
 from .facts import compute_facts
-from .source import load
+from .source import InputError, load
 
 
 def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -38,6 +38,11 @@ def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str], dict[
     return env, logged, logs
 
 
+def _head(path: Path, limit: int = 1_000_000) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(limit)
+
+
 def log_texts(folder: Path) -> dict[str, str]:
     """The beginning of every log-like file in the folder (train logs are `*.log` / `*.txt`), by name."""
     out: dict[str, str] = {}
@@ -58,13 +63,13 @@ def documented_settings(folder: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     readme = folder / "README.md"
     if readme.is_file():
-        for key, value in _SETTING.findall(readme.read_text(encoding="utf-8", errors="replace")[:1_000_000]):
+        for key, value in _SETTING.findall(_head(readme).decode("utf-8", errors="replace")):
             out.setdefault(key, value)
     for path in sorted(folder.glob("*.json")):
-        if path.name == "submission.json" or path.stat().st_size > 1_000_000:
+        if path.name == "submission.json" or not path.is_file() or path.stat().st_size > 1_000_000:
             continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(_head(path))
         except (ValueError, UnicodeDecodeError):
             continue
         if isinstance(data, dict):
@@ -90,6 +95,13 @@ def audit_path(path: Path, *, env: dict[str, str] | None = None, verify: bool = 
     `source.InputError` for input that cannot be audited at all.
     """
     path = Path(path)
+    try:
+        return _audit(path, env, verify, baseline, smoke)
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to analyze") from None
+
+
+def _audit(path: Path, env: dict[str, str] | None, verify: bool, baseline: str | None, smoke: bool) -> AuditResult:
     sub = load(path)
     effective: dict[str, str] = {}
     logged: dict[str, str] = {}

@@ -9,18 +9,42 @@ Nothing here executes submission code.
 from __future__ import annotations
 
 import ast
+import bisect
+import codecs
+import contextlib
+import os
 import re
+import stat
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from reports.model import Evidence
 
 from .newsyntax import downgrade
-from .unwrap import Payload, all_nodes, file_read_path, find_payloads, import_aliases
+from .unwrap import (
+    DecodeBudget,
+    Payload,
+    all_nodes,
+    file_read_path,
+    find_payloads,
+    import_aliases,
+)
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024  # real record scripts are under 200 KB; beyond this the analysis is not worth waiting for
 MAX_UNITS = 64
+# Parsing costs memory and time per syntax node, not per byte: a 4 MiB file of `x=1` lines is 4M nodes
+# (about 2.5 GB and a minute of analysis), while a 4 MiB string literal is one. So the code outside
+# string literals and comments is bounded before parsing, and the parsed nodes of a whole submission
+# after. Record scripts are under 200 KB of code (about 60,000 nodes).
+MAX_CODE_BYTES = 1024 * 1024
+MAX_NODES = 400_000
+# The analysis walks nested statements and expressions recursively; Python itself rejects more than
+# 200 nested brackets and 100 indentation levels, but `elif` chains and operator chains nest without
+# either. Deeper trees are refused (a one-line error, or AUDIT-001 for a helper or payload).
+MAX_AST_DEPTH = 200
 _CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
@@ -80,13 +104,21 @@ class Submission:
 
 
 def read_python(path: Path, display: str) -> str:
-    """Read a source file the way Python would (PEP 263 coding cookie, UTF-8 default), or raise InputError."""
+    """Read a source file the way Python would (PEP 263 coding cookie, UTF-8 default), or raise InputError.
+
+    Only regular files are read, and never more than the size limit: a FIFO would block forever and a
+    link to a device (`/dev/zero`) never ends."""
     try:
-        raw = path.read_bytes()
+        with _open_regular(path) as fh:
+            if fh is None:
+                raise InputError(f"{display}: not a regular file")
+            raw = fh.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_SOURCE_BYTES:
         raise InputError(f"{display}: {len(raw):,} bytes is larger than the {MAX_SOURCE_BYTES:,}-byte limit for source files")
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(f"{display}: UTF-16/UTF-32 text; Python source must be in an ASCII-compatible encoding")
     if b"\x00" in raw:
         raise InputError(f"{display}: contains NUL bytes; not Python source")
     encoding = "utf-8"
@@ -95,16 +127,77 @@ def read_python(path: Path, display: str) -> str:
         if m:
             encoding = m.group(1).decode("ascii", "replace")
             break
+    if not _source_encoding(encoding):
+        raise InputError(f"{display}: encoding problem: {encoding} (Python refuses it as a source encoding too)")
     try:
         text = raw.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
+    except (UnicodeError, LookupError, ValueError) as exc:
         raise InputError(f"{display}: not valid {encoding} text ({exc.__class__.__name__} at byte {getattr(exc, 'start', '?')})") from None
     return text.lstrip("\ufeff")
 
 
+@contextlib.contextmanager
+def _open_regular(path: Path) -> Iterator[BinaryIO | None]:
+    """`path` opened for reading if it is a regular file, else None. Opened non-blocking, so that a
+    FIFO does not wait for a writer (which `open()` would, forever)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        yield None
+        return
+    with os.fdopen(fd, "rb") as fh:
+        yield fh
+
+
+def _source_encoding(name: str) -> bool:
+    """Whether Python accepts `name` in a coding cookie: a known text encoding (not rot13, zlib or hex),
+    and not punycode (which Python refuses, and whose decoder is quadratic)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return True  # reported as undecodable text below
+    return getattr(info, "_is_text_encoding", True) and info.name != "punycode"
+
+
+_CODE_STRINGS = re.compile(r'''"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|\#[^\n]*''')
+
+
+def code_bytes(text: str) -> int:
+    """Characters of `text` outside string literals and comments (an approximate lexer: enough to bound
+    the parser's work before running it)."""
+    if len(text) <= MAX_CODE_BYTES:
+        return len(text)
+    return len(_CODE_STRINGS.sub("", text))
+
+
+def tree_shape(tree: ast.AST) -> tuple[int, int]:
+    """(number of nodes, depth) of a syntax tree, walked without recursion."""
+    count, deepest = 0, 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return count, deepest
+
+
 def parse_python(text: str, display: str) -> ast.Module:
     """Parse with Python's own grammar (falling back to LibCST for newer f-string syntax); every
-    failure becomes a one-line InputError."""
+    failure, and code too large or too deeply nested to analyze, becomes a one-line InputError."""
+    size = code_bytes(text)
+    if size > MAX_CODE_BYTES:
+        raise InputError(f"{display}: {size:,} bytes of code (outside strings and comments) is more than the "
+                         f"{MAX_CODE_BYTES:,}-byte limit for analysis")
+    tree = _parse(text, display)
+    nodes, depth = tree_shape(tree)
+    if depth > MAX_AST_DEPTH:
+        raise InputError(f"{display}: code nested {depth} levels deep; more than {MAX_AST_DEPTH} is not analyzed")
+    tree._pgolf_size = nodes  # type: ignore[attr-defined]  # read by the loader's budget
+    return tree
+
+
+def _parse(text: str, display: str) -> ast.Module:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -116,13 +209,13 @@ def parse_python(text: str, display: str) -> ast.Module:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     return ast.parse(newer, filename=display)
-            except (SyntaxError, RecursionError, ValueError):
+            except (SyntaxError, RecursionError, MemoryError, OverflowError, ValueError):
                 pass
         hint = " (Python 2 code?)" if _looks_like_python2(text) else ""
         raise InputError(f"{display}:{exc.lineno or 0}: syntax error: {exc.msg}{hint}") from None
     except (RecursionError, MemoryError):
         raise InputError(f"{display}: nesting too deep to parse") from None
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # NUL bytes; a line too long for the parser's column offsets
         raise InputError(f"{display}: cannot parse: {exc}") from None
 
 
@@ -143,7 +236,7 @@ def load(target: Path) -> Submission:
         if target.suffix != ".py":
             raise InputError(f"{display}: not a Python file or a records folder")
         root, headline, is_folder = target.parent, target.name, False
-    loader = _Loader(root)
+    loader = _Loader(root, link_main=not is_folder)
     loader.add_file(headline, role="main", module=None)
     return Submission(root, display, loader.units, loader.problems, headline, is_folder)
 
@@ -167,10 +260,59 @@ def find_headline(root: Path) -> str:
         return "train_gpt.py"
     with_main = [s for s in scripts if "__main__" in _safe_read(root / s)]
     candidates = with_main or scripts
-    return max(candidates, key=lambda s: (root / s).stat().st_size)
+    return max(candidates, key=lambda s: _size(root / s))
 
 
-_RUN_RE = re.compile(r"(torchrun|python3?|accelerate launch|deepspeed)\b[^\n`]*?([\w./-]+\.py)\b")
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone since it was listed
+        return -1
+
+
+_LAUNCHER = re.compile(r"(torchrun|python3?|accelerate launch|deepspeed)\b")
+_PATH_TOKEN = re.compile(r"[\w./-]++")  # possessive: each run of path characters is scanned once
+_PY_END = re.compile(r"\.py(?!\w)")
+
+
+def run_commands(text: str):  # -> Iterator[tuple[str, str]]
+    """(launcher, script) for each run command in `text`: a launcher word and the first `name.py` after
+    it on the same line, not across a backtick (`torchrun --nproc 8 train_gpt.py`).
+
+    Equivalent to matching a lazy regex (launcher, then any non-backtick characters, then a path ending in
+    `.py`) over each line, but linear: that regex backtracks quadratically on a long line of launcher
+    words with no script after them (a hostile README took hours)."""
+    for line in text.split("\n"):
+        if ".py" not in line:
+            continue
+        spans: list[tuple[int, int, int]] = []  # (token start, end of its last ".py", token end) of tokens naming a script
+        for t in _PATH_TOKEN.finditer(line):
+            ends = [m.end() for m in _PY_END.finditer(t.group())]
+            if ends:
+                spans.append((t.start(), t.start() + ends[-1], t.end()))
+        if not spans:
+            continue
+        token_ends = [end for _, _, end in spans]
+        ticks = [i for i, ch in enumerate(line) if ch == "`"]
+        pos = 0
+        while True:
+            m = _LAUNCHER.search(line, pos)
+            if m is None:
+                break
+            after = m.end()
+            k = bisect.bisect_right(token_ends, after)
+            found = None
+            for start, py_end, _ in spans[k:]:
+                begin = max(start, after)
+                if py_end - begin >= 4:  # at least one character before ".py"
+                    found = (begin, py_end)
+                    break
+            tick = ticks[bisect.bisect_left(ticks, after)] if ticks and ticks[-1] >= after else None
+            if found is None or (tick is not None and tick < found[0]):
+                pos = after
+                continue
+            yield m.group(1), line[found[0]:found[1]]
+            pos = found[1]
 
 
 def _scripts_in_run_commands(root: Path, scripts: list[str]) -> list[str]:
@@ -180,40 +322,67 @@ def _scripts_in_run_commands(root: Path, scripts: list[str]) -> list[str]:
     sources = [root / "README.md"] + sorted(root.glob("*.log")) + sorted(root.glob("*.txt"))
     for path in sources:
         text = _safe_read(path, limit=2_000_000)
-        for m in _RUN_RE.finditer(text):
-            name = Path(m.group(2)).name
+        for launcher, script in run_commands(text):
+            name = Path(script).name
             if name in scripts:
-                weight = (10 if m.group(1) in ("torchrun", "deepspeed", "accelerate launch") else 1) * (3 if path.name == "README.md" else 1)
+                weight = (10 if launcher in ("torchrun", "deepspeed", "accelerate launch") else 1) * (3 if path.name == "README.md" else 1)
                 counts[name] = counts.get(name, 0) + weight
     return sorted(counts, key=lambda s: (-counts[s], "train" not in s, s))
 
 
 def _safe_read(path: Path, limit: int = 4_000_000) -> str:
+    """The beginning of a regular file as text; "" for anything else (a FIFO would block forever)."""
     try:
-        with path.open("rb") as fh:
-            return fh.read(limit).decode("utf-8", errors="replace")
+        with _open_regular(path) as fh:
+            return "" if fh is None else fh.read(limit).decode("utf-8", errors="replace")
     except OSError:
         return ""
 
 
 class _Loader:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, link_main: bool = False):
         self.root = root
+        self.link_main = link_main  # the script is a file the user named: follow it wherever it links
         self.units: list[Unit] = []
         self.problems: list[Problem] = []
         self.seen_files: set[str] = set()
+        self.nodes = 0  # parsed syntax nodes so far (MAX_NODES)
+        self.decoding = DecodeBudget()  # exec payload decoding, shared by every unit
+
+    def _outside(self, path: Path) -> str | None:
+        """Why `path` must not be read: it resolves outside the folder (through a link to a file or to a
+        directory on the way), or it is a link loop. None when it is inside."""
+        try:
+            inside = path.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):  # RuntimeError: a link loop (Python 3.11)
+            return "is a symbolic link loop; not followed"
+        return None if inside else "is a symbolic link pointing outside the folder; not followed"
+
+    def _budget(self, tree: ast.Module, where: str) -> str | None:
+        """Count a parsed tree against the submission's node budget; the reason when it does not fit."""
+        size = getattr(tree, "_pgolf_size", 0)
+        if self.nodes + size > MAX_NODES:
+            return f"{where}: more than {MAX_NODES:,} syntax nodes in the submission; too large to analyze"
+        self.nodes += size
+        return None
 
     def add_file(self, rel: str, role: str, module: str | None, run_at: tuple[int, int] | None = None) -> None:
         if rel in self.seen_files or len(self.units) >= MAX_UNITS:
             return
         self.seen_files.add(rel)
         path = self.root / rel
-        if path.is_symlink() and not path.resolve().is_relative_to(self.root.resolve()):
-            self.problems.append(Problem(rel, 0, "is a symbolic link pointing outside the folder; not followed"))
+        why = None if (role == "main" and self.link_main) else self._outside(path)
+        if why is not None:
+            if role == "main":
+                raise InputError(f"{self.root / rel}: {why}")
+            self.problems.append(Problem(rel, 0, why))
             return
         try:
             text = read_python(path, rel)
             tree = parse_python(text, rel)
+            too_big = self._budget(tree, rel)
+            if too_big:
+                raise InputError(too_big)
         except InputError as exc:
             if role == "main":
                 raise
@@ -223,7 +392,7 @@ class _Loader:
 
     def _add_unit(self, unit: Unit, depth: int) -> None:
         self.units.append(unit)
-        for payload in find_payloads(unit.tree):
+        for payload in find_payloads(unit.tree, self.decoding):
             self._add_payload(unit, payload, depth)
         self._follow_local_code(unit)
 
@@ -236,7 +405,11 @@ class _Loader:
             self.problems.append(Problem(parent.file, line, "exec payloads nested more than 6 deep; not analyzed"))
             return
         try:
-            tree = parse_python(payload.code, f"{parent.file} (decoded at line {line})")
+            where = f"{parent.file} (decoded at line {line})"
+            tree = parse_python(payload.code, where)
+            too_big = self._budget(tree, where)
+            if too_big:
+                raise InputError(too_big)
         except InputError as exc:
             self.problems.append(Problem(parent.file, line, str(exc)))
             return
@@ -293,6 +466,8 @@ class _Loader:
         return []
 
     def _module_file(self, dotted: str) -> str | None:
+        if not dotted or not all(part.isidentifier() for part in dotted.split(".")):
+            return None  # `__import__("")`, `import_module("/etc/x")`: not a module of the folder
         base = Path(*dotted.split("."))
         for candidate in (base.with_suffix(".py"), base / "__init__.py"):
             if (self.root / candidate).is_file():

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # per payload, after every decompression step
+MAX_TOTAL_DECODED_BYTES = 4 * MAX_DECODED_BYTES  # decoder output for a whole submission (`DecodeBudget`)
 MAX_DEPTH = 6  # nested exec(decompress(...)) inside decoded code
+# Text codecs `.decode()`/`.encode()`/`codecs.decode()` may use: linear-time ones (punycode is quadratic).
+TEXT_CODECS = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1", "iso8859-15", "cp1252", "utf-16", "utf-16-le",
+                         "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "unicode-escape", "raw-unicode-escape"})
 
 _MISSING = object()
 
@@ -33,6 +37,32 @@ def _limited(data: bytes, what: str) -> bytes:
     if len(data) > MAX_DECODED_BYTES:
         raise PayloadError(f"{what} output exceeds {MAX_DECODED_BYTES // (1024 * 1024)} MiB (decompression bomb?)")
     return data
+
+
+def _text_codec(encoding: Any) -> None:
+    """Refuse an encoding outside TEXT_CODECS (unknown, bytes-to-bytes, or with a slow decoder)."""
+    try:
+        name = codecs.lookup(encoding).name if isinstance(encoding, str) else None
+    except LookupError:
+        name = None
+    if name not in TEXT_CODECS:
+        raise PayloadError(f"encoding {encoding!r} is not one the static decoder applies")
+
+
+class DecodeBudget:
+    """Decoder output allowed for one submission, and the results of decoder calls already made.
+
+    A file can name one bomb from many `exec` sites, or chain constants that double at each step; the
+    budget bounds the total work and the memo makes a repeated decode free."""
+
+    def __init__(self, limit: int = MAX_TOTAL_DECODED_BYTES):
+        self.left = limit
+        self.memo: dict[tuple[Any, ...], Any] = {}
+
+    def spend(self, amount: int) -> None:
+        self.left -= amount
+        if self.left < 0:
+            raise PayloadError(f"decoding budget of {MAX_TOTAL_DECODED_BYTES // (1024 * 1024)} MiB for the submission is spent")
 
 
 def _lzma(data: bytes, *args: Any, **kwargs: Any) -> bytes:
@@ -82,7 +112,10 @@ def _codecs_decode(data: Any, encoding: str = "utf-8", *_: Any) -> Any:
         return table[name](raw)
     if name in ("rot13", "rot_13"):
         return codecs.decode(data, "rot13")
-    return data.decode(encoding) if isinstance(data, (bytes, bytearray)) else data
+    if isinstance(data, (bytes, bytearray)):
+        _text_codec(encoding)
+        return data.decode(encoding)
+    return data
 
 
 # Qualified function name -> pure implementation. Nothing outside this table is ever called.
@@ -145,8 +178,41 @@ def import_aliases(tree: ast.Module) -> dict[str, str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for a in node.names:
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    for node in all_nodes(tree):  # imports written as calls: `optim = __import__("torch.optim", fromlist=["SGD"])`
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and isinstance(node.value, ast.Call):
+            module = _imported_by_call(node.value, aliases)
+            if module:
+                aliases.setdefault(node.targets[0].id, module)
     tree._pgolf_aliases = aliases  # type: ignore[attr-defined]  # parsed trees are never mutated
     return aliases
+
+
+def _imported_by_call(call: ast.Call, aliases: dict[str, str]) -> str | None:
+    """The module `importlib.import_module("a.b")` (a.b) or `__import__("a.b")` (a; a.b with a fromlist)
+    returns, for an absolute name written as a literal or a sum of literals; None otherwise (other
+    computed names are AUDIT-002)."""
+    name = _literal_sum(call.args[0]) if call.args else None
+    if not name or not all(part.isidentifier() for part in name.split(".")):
+        return None
+    func = dotted_name(call.func, aliases)
+    if func in ("importlib.import_module", "importlib.__import__"):
+        return name if func.endswith("import_module") else name.split(".")[0]
+    if func in ("__import__", "builtins.__import__"):
+        fromlist = next((k.value for k in call.keywords if k.arg == "fromlist"), call.args[3] if len(call.args) > 3 else None)
+        nonempty = isinstance(fromlist, (ast.List, ast.Tuple, ast.Set)) and bool(fromlist.elts)
+        return name if nonempty else name.split(".")[0]
+    return None
+
+
+def _literal_sum(node: ast.AST, depth: int = 0) -> str | None:
+    """`"torch." + "optim"` -> "torch.optim"; None for anything but string literals joined by `+`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and depth < 20:
+        left, right = _literal_sum(node.left, depth + 1), _literal_sum(node.right, depth + 1)
+        return left + right if left is not None and right is not None else None
+    return None
 
 
 def dotted_name(node: ast.AST, aliases: dict[str, str]) -> str | None:
@@ -164,13 +230,15 @@ def dotted_name(node: ast.AST, aliases: dict[str, str]) -> str | None:
 class _Evaluator:
     """Evaluates the literal-and-decoder subset of Python expressions; anything else is unresolved."""
 
-    def __init__(self, tree: ast.Module, aliases: dict[str, str]):
+    def __init__(self, tree: ast.Module, aliases: dict[str, str], budget: DecodeBudget | None = None):
         self.aliases = aliases
         self.constants: dict[str, ast.expr] = {}
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 self.constants[stmt.targets[0].id] = stmt.value
         self.chain: list[str] = []
+        self.budget = budget or DecodeBudget()
+        self.values: dict[str, tuple[Any, tuple[str, ...]]] = {}  # constant -> (value, decoders it applied)
 
     def eval(self, node: ast.expr, depth: int = 0) -> Any:
         if depth > 50:
@@ -178,12 +246,21 @@ class _Evaluator:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
+            if node.id in self.values:  # each module constant is evaluated once (`a2 = a1 + a1` chains)
+                value, chain = self.values[node.id]
+                self.chain.extend(chain)
+                return value
             if node.id in self.constants:
-                return self.eval(self.constants[node.id], depth + 1)
+                mark = len(self.chain)
+                value = self.eval(self.constants[node.id], depth + 1)
+                self.values[node.id] = (value, tuple(self.chain[mark:]))
+                return value
             return _MISSING
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             left, right = self.eval(node.left, depth + 1), self.eval(node.right, depth + 1)
             if isinstance(left, (str, bytes)) and type(left) is type(right):
+                if len(left) + len(right) > MAX_DECODED_BYTES:
+                    raise PayloadError(f"concatenation exceeds {MAX_DECODED_BYTES // (1024 * 1024)} MiB")
                 return left + right
             return _MISSING
         if isinstance(node, (ast.List, ast.Tuple)):
@@ -216,9 +293,13 @@ class _Evaluator:
                 return _MISSING
             if not isinstance(target, (str, bytes, bytearray)):
                 return _MISSING
+            if func.attr in ("decode", "encode") and args:
+                _text_codec(args[0])
+            if func.attr == "replace":
+                _replace_fits(target, args)
             try:
-                return getattr(target, func.attr)(*args)
-            except (AttributeError, UnicodeError, LookupError, TypeError) as exc:
+                return _limited(getattr(target, func.attr)(*args), f".{func.attr}()")
+            except (AttributeError, UnicodeError, LookupError, TypeError, ValueError) as exc:
                 raise PayloadError(f".{func.attr}() failed: {exc}") from None
         name = dotted_name(func, self.aliases)
         if name is None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
@@ -227,7 +308,10 @@ class _Evaluator:
         if name in ("str", "bytes") and len(node.args) >= 1:
             value = self.eval(node.args[0], depth + 1)
             if isinstance(value, (bytes, bytearray)) and name == "str":
-                return value.decode("utf-8", errors="strict")
+                try:
+                    return value.decode("utf-8", errors="strict")
+                except UnicodeDecodeError as exc:
+                    raise PayloadError(f"str() failed: {exc}") from None
             return value
         if name == "compile" and node.args:
             return self.eval(node.args[0], depth + 1)
@@ -237,34 +321,76 @@ class _Evaluator:
         kwargs = {k.arg: self.eval(k.value, depth + 1) for k in node.keywords if k.arg}
         if any(a is _MISSING for a in args) or any(v is _MISSING for v in kwargs.values()):
             return _MISSING
+        key = _memo_key(name, args, kwargs)
+        if key is not None and key in self.budget.memo:
+            result = self.budget.memo[key]
+            if isinstance(result, PayloadError):
+                raise result
+            self.chain.append(name)
+            return result
+        if self.budget.left <= 0:
+            raise PayloadError("decoding budget for the submission is spent; not decoded")
         try:
             result = DECODERS[name](*args, **kwargs)
-        except PayloadError:
+        except PayloadError as exc:
+            self._remember(key, exc, MAX_DECODED_BYTES)
             raise
         except Exception as exc:  # a decoder rejecting its input: corrupt or truncated payload
-            raise PayloadError(f"{name} failed: {type(exc).__name__}: {exc}") from None
+            error = PayloadError(f"{name} failed: {type(exc).__name__}: {exc}")
+            self._remember(key, error, 0)  # many exec sites of one corrupt blob: rejected once
+            raise error from None
+        self._remember(key, result, len(result) if isinstance(result, (str, bytes, bytearray)) else 0)
         self.chain.append(name)
         return result
+
+    def _remember(self, key: tuple[Any, ...] | None, result: Any, produced: int) -> None:
+        if key is not None:
+            self.budget.memo[key] = result
+        self.budget.spend(produced)
+
+
+def _memo_key(name: str, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A dictionary key for a decoder call, or None when an argument is unhashable (a filter list)."""
+    key = (name, tuple(args), tuple(sorted(kwargs.items())))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _replace_fits(target: str | bytes | bytearray, args: list[Any]) -> None:
+    """Refuse a `.replace()` whose result would exceed the decoded-size cap, before building it
+    (`"a" * 50_000` with `.replace("", "b" * 50_000)` is 2.5 GB)."""
+    if len(args) < 2 or not all(isinstance(a, (str, bytes, bytearray)) for a in args[:2]):
+        return
+    old, new = args[0], args[1]
+    growth = max(0, len(new) - len(old))
+    slots = len(target) + 1 if not old else len(target) // len(old)
+    if len(target) + slots * growth > MAX_DECODED_BYTES:
+        raise PayloadError(f".replace() output would exceed {MAX_DECODED_BYTES // (1024 * 1024)} MiB")
 
 
 def _is_module_attr(func: ast.Attribute, aliases: dict[str, str]) -> bool:
     return isinstance(func.value, ast.Name) and func.value.id in aliases
 
 
-def find_payloads(tree: ast.Module) -> list[Payload]:
+def find_payloads(tree: ast.Module, budget: DecodeBudget | None = None) -> list[Payload]:
     """Every `exec(...)`/`eval(...)` in the module whose argument is not plain dynamic code.
 
     A payload built only from literals and whitelisted decoders is decoded; one that mixes in
-    anything else is reported with an error so the caller can raise a REVIEW finding.
+    anything else is reported with an error so the caller can raise a REVIEW finding. `budget` bounds
+    the decoding work: pass one budget for every tree of a submission.
     """
     aliases = import_aliases(tree)
     payloads: list[Payload] = []
+    evaluator = _Evaluator(tree, aliases, budget)
     for node in all_nodes(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval")):
             continue
         if not node.args or _is_file_read(node.args[0]):
             continue
-        evaluator = _Evaluator(tree, aliases)
+        evaluator.chain = []
         try:
             value = evaluator.eval(node.args[0])
         except PayloadError as exc:
@@ -273,6 +399,12 @@ def find_payloads(tree: ast.Module) -> list[Payload]:
         if value is _MISSING:
             payloads.append(Payload(node.lineno, None, "the executed code is built at run time and cannot be decoded statically", ()))
             continue
+        if isinstance(value, (str, bytes, bytearray)):
+            try:  # every payload's code is kept as a unit: it counts, even when a decode was memoized
+                evaluator.budget.spend(len(value))
+            except PayloadError as exc:
+                payloads.append(Payload(node.lineno, None, str(exc), tuple(evaluator.chain)))
+                continue
         if isinstance(value, (bytes, bytearray)):
             try:
                 value = bytes(value).decode("utf-8")

@@ -16,6 +16,7 @@ from .program import Function
 
 MAX_EVENTS = 60_000
 MAX_DEPTH = 14
+MAX_ITEMS = 400_000  # items visited while inlining: call trees can be exponential in the source size
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,12 +86,14 @@ class _Builder:
         self.trace = trace
         self.root = root
         self.base_active = active
+        self.visited = 0
         self.next_loop = len(trace.loop_spans) + 1_000_000 * (root != "main")
 
     def walk(self, items: list[Item], mapping: dict[str, frozenset[str]], loops: tuple[LoopRef, ...],
              guards: tuple[Guard, ...], calls: tuple[tuple[Function, int], ...], no_grad: bool, stack: tuple[int, ...]) -> None:
         for item in items:
-            if len(self.trace.events) >= MAX_EVENTS:
+            self.visited += 1
+            if len(self.trace.events) >= MAX_EVENTS or self.visited > MAX_ITEMS:
                 self.trace.truncated = True
                 return
             if isinstance(item, Event):
