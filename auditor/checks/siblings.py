@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..facts import labels as L
-from ..source import InputError, Submission, Unit, parse_python, read_python
+from ..source import InputError, Submission, parse_python, read_python
 
 _WRITERS = {"save", "tofile", "savez", "savez_compressed", "write", "write_bytes", "dump", "open"}
 
