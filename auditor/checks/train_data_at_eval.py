@@ -61,8 +61,8 @@ def _reserve_in(facts, fn):
             pair = (node.left, node.right)
         if pair is None or not isinstance(pair[0], (ast.Name, ast.Attribute)):
             continue
-        budget, amount_node = ast.unparse(pair[0]), ast.unparse(pair[1])
-        if _BUDGET.search(budget) and not _CLOCK_READING.search(amount_node):
+        budget = pair[0].id if isinstance(pair[0], ast.Name) else pair[0].attr
+        if _BUDGET.search(budget) and not _CLOCK_READING.search(ast.unparse(pair[1])):
             amount = facts.evaluator.eval(pair[1], fn)
             if amount is UNKNOWN or (isinstance(amount, (int, float)) and amount > 0):
                 return node
