@@ -78,22 +78,30 @@ class Facts:
                 out.append(Update(ev, bwd, data, L.FRESH in raw, local))
         return out
 
-    @staticmethod
-    def _restored(step: TraceEvent) -> bool:
+    def _restored(self, step: TraceEvent) -> bool:
         """Weights put back after the updates: a frame snapshots `state_dict()` before the call that steps
         and loads that snapshot after it (a compile warm-up, not adaptation)."""
         frames = [(fn, line) for fn, line in step.calls] + [(step.fn, step.line)]
         for fn, line in frames[1:]:
             if isinstance(fn.node, ast.Module):
                 continue
-            snapshots = {t.id for n in ast.walk(fn.node) if isinstance(n, ast.Assign) and n.lineno < line
-                         and any(isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "state_dict" for c in ast.walk(n.value))
-                         for t in n.targets if isinstance(t, ast.Name)}
-            for node in ast.walk(fn.node):
-                if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load_state_dict" and node.lineno > line \
-                        and node.args and any(isinstance(a, ast.Name) and a.id in snapshots for a in ast.walk(node.args[0])):
-                    return True
+            snapshots, loads = self._snapshots(fn)
+            taken = {name for name, at in snapshots if at < line}
+            if any(at > line and names & taken for at, names in loads):
+                return True
         return False
+
+    def _snapshots(self, fn) -> tuple[list[tuple[str, int]], list[tuple[int, set[str]]]]:
+        """(names assigned from `state_dict()` with their lines, `load_state_dict` calls with the names they read)."""
+        cache = self.__dict__.setdefault("_snapshot_cache", {})
+        if id(fn) not in cache:
+            snapshots = [(t.id, n.lineno) for n in ast.walk(fn.node) if isinstance(n, ast.Assign)
+                         and any(isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "state_dict" for c in ast.walk(n.value))
+                         for t in n.targets if isinstance(t, ast.Name)]
+            loads = [(n.lineno, {a.id for a in ast.walk(n.args[0]) if isinstance(a, ast.Name)})
+                     for n in ast.walk(fn.node) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "load_state_dict" and n.args]
+            cache[id(fn)] = (snapshots, loads)
+        return cache[id(fn)]
 
     @cached_property
     def training_loop(self) -> LoopRef | None:
