@@ -1,0 +1,1 @@
+"""Static auditor and verifier for Parameter Golf submissions."""

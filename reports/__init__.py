@@ -1,0 +1,1 @@
+"""Renderers for audit results: terminal, JSON, SARIF, annotations, PR comment."""

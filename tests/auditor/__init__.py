@@ -1,0 +1,1 @@
+"""Tests for the static auditor and its checks."""

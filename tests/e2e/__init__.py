@@ -1,0 +1,1 @@
+"""End-to-end tests: pack, verify and rerun a trained submission."""

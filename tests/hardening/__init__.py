@@ -1,0 +1,1 @@
+"""Hardening tests: hostile input and evasion fixtures."""
