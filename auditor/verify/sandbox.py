@@ -113,6 +113,36 @@ def _user_processes() -> int:
     return count
 
 
+def _live_group_members(pgid: int) -> list[int]:
+    """Pids in process group `pgid` that are not yet zombies (read from /proc; empty where it is absent)."""
+    members = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        state, _ppid, pgrp = stat[stat.rfind(")") + 2:].split()[:3]
+        if int(pgrp) == pgid and state not in ("Z", "X"):
+            members.append(int(entry))
+    return members
+
+
+def _kill_group(pgid: int, grace_s: float = 5.0) -> None:
+    """SIGKILL the whole group and wait (up to `grace_s`) until none of its members is still running.
+
+    A killed process can stay runnable for a moment before it exits; callers rely on the group being
+    gone when the sandbox returns, so the kill is repeated until /proc shows no live member."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        if not _live_group_members(pgid) or time.monotonic() > deadline:
+            return
+        time.sleep(0.02)
+
+
 def _limits(mem_bytes: int, cpu_s: int, nproc: int, fsize: int):  # type: ignore[no-untyped-def]
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
@@ -168,8 +198,7 @@ def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: in
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                _kill_group(proc.pid)
                 proc.wait()
         wall = time.perf_counter() - start
         stdout, cut_out = _tail(out_path, max_output_bytes)
