@@ -1,11 +1,13 @@
-"""Run an untrusted command in a subprocess sandbox: no network, a scratch working directory, time,
-memory, process and file-size limits, and an environment without tokens or credentials.
+"""Run an untrusted command in a subprocess sandbox: no network, the scratch working directory as the only
+writable place, time, memory, process and file-size limits, and an environment without credentials.
 
-Network is refused twice: a `sitecustomize` bootstrap (first on PYTHONPATH) replaces
-`socket.socket`, `socket.create_connection` and `socket.getaddrinfo` before any user code runs, and
-the command is wrapped in `unshare -n` (or `unshare -rn`) when the kernel allows it. Resource
-limits are set in the child before exec; on the wallclock timeout the whole process group is killed.
-Reruns reuse `run_sandboxed`.
+Network is refused up to three times: a `sitecustomize` bootstrap (first on PYTHONPATH) replaces
+`socket.socket`, `socket.create_connection` and `socket.getaddrinfo` before any user code runs, the
+command is wrapped in `unshare -n` (or `unshare -rn`) when the kernel allows it, and Landlock (ABI 4+)
+refuses TCP. Writes are confined with Landlock (`landlock.py`), the process count with a pids cgroup
+(`pids_cgroup.py`) or `RLIMIT_NPROC`; other limits are rlimits set in the child before exec. When the
+command ends or its wallclock runs out, its process group and cgroup are killed. Smoke tests and reruns
+use `run_sandboxed`.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from auditor.verify import landlock
+from auditor.verify.pids_cgroup import PidsCgroup
 
 NETWORK_GUARD = '''\
 """pgolf-audit sandbox bootstrap: refuse network sockets before any submitted code runs."""
@@ -66,8 +71,9 @@ class SandboxResult:
     stderr: str
     timed_out: bool
     wall_s: float
-    isolation: str  # "unshare -n + socket guard" | "socket guard"
+    isolation: str  # the layers that applied, e.g. "unshare -n + socket guard + landlock ... + pids cgroup max 64"
     output_truncated: bool
+    stragglers: int = 0  # other processes the sandbox killed: left running after the command, or with it at the timeout
 
     @property
     def killed_by(self) -> str | None:
@@ -75,6 +81,25 @@ class SandboxResult:
         if self.returncode is not None and self.returncode < 0:
             return signal.Signals(-self.returncode).name
         return "SIGKILL (timeout)" if self.timed_out else None
+
+
+MAX_COPY_BYTES = 64 * 1024 * 1024
+
+
+def scratch_copy(src: Path, dst: Path) -> None:
+    """Copy a submission folder to a scratch place: regular files and directories only (no dotfiles,
+    symbolic links, FIFOs or devices: a link to /dev/zero or a FIFO would never finish copying), and no
+    file over MAX_COPY_BYTES."""
+    def skipped(path: Path) -> bool:
+        if path.name.startswith(".") or path.is_symlink():
+            return True
+        if path.is_dir():
+            return False
+        return not path.is_file() or path.stat().st_size > MAX_COPY_BYTES
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [name for name in names if skipped(Path(folder) / name)]
+    shutil.copytree(src, dst, ignore=ignore, symlinks=False)
 
 
 def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -129,28 +154,43 @@ def _live_group_members(pgid: int) -> list[int]:
     return members
 
 
-def _kill_group(pgid: int, grace_s: float = 5.0) -> None:
-    """SIGKILL the whole group and wait (up to `grace_s`) until none of its members is still running.
+def _kill_group(pgid: int, grace_s: float = 5.0) -> int:
+    """SIGKILL the whole group and wait (up to `grace_s`) until none of its members is still running;
+    returns how many were running when it started.
 
     A killed process can stay runnable for a moment before it exits; callers rely on the group being
     gone when the sandbox returns, so the kill is repeated until /proc shows no live member."""
     deadline = time.monotonic() + grace_s
+    found = len(_live_group_members(pgid))
     while True:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
         if not _live_group_members(pgid) or time.monotonic() > deadline:
-            return
+            return found
         time.sleep(0.02)
 
 
-def _limits(mem_bytes: int, cpu_s: int, nproc: int, fsize: int):  # type: ignore[no-untyped-def]
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
+def _limits(mem_bytes: int, cpu_s: int, nproc: int, fsize: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _wait_unreaped(pid: int, timeout_s: float) -> bool:
+    """Wait for `pid` to exit without reaping it (its pid, and so its process group id, stay taken until
+    the group has been killed); False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.005
+    while True:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        if info is not None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 0.1)
 
 
 def _tail(path: Path, limit: int) -> tuple[str, bool]:
@@ -163,13 +203,16 @@ def _tail(path: Path, limit: int) -> tuple[str, bool]:
 
 def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: int, *,
                   env: Mapping[str, str] | None = None, pythonpath: Sequence[Path] = (),
-                  max_procs: int = 64, max_file_bytes: int = 256 * 1024 * 1024,
+                  max_procs: int = 1024, max_file_bytes: int = 256 * 1024 * 1024,
                   max_output_bytes: int = 1024 * 1024) -> SandboxResult:
     """Run `cmd` in `cwd` (which should be a scratch copy) under the sandbox described above.
 
     `env` adds variables (credentials are still scrubbed); `pythonpath` is placed after the network
-    guard. CPU time is capped at the wallclock limit; processes at the user's current count plus
-    `max_procs`; files the command writes (and its captured output) at `max_file_bytes`."""
+    guard. CPU time is capped at the wallclock limit; tasks (processes and threads) at `max_procs` in a
+    pids cgroup where one can be made, else at the user's current count plus `max_procs`; files the
+    command writes (and its captured output) at `max_file_bytes`. Writes outside `cwd` and the sandbox's
+    TMPDIR are refused where the kernel has Landlock. When the command ends (or is killed at
+    `timeout_s`) every process it left behind is killed before this returns."""
     cwd = Path(cwd)
     with tempfile.TemporaryDirectory(prefix="pgolf-sandbox-") as tmp:
         work = Path(tmp)
@@ -186,22 +229,38 @@ def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: in
             "NO_PROXY": "*", "http_proxy": "http://0.0.0.0:9", "https_proxy": "http://0.0.0.0:9",
         })
         prefix = _unshare_prefix()
-        isolation = "unshare -n + socket guard" if prefix else "socket guard"
+        writes = landlock.write_policy([cwd, scratch_tmp], own_proc="-r" in prefix)
+        cgroup = PidsCgroup.create(max_procs)
+        layers = ["unshare -n"] if prefix else []
+        layers.append("socket guard")
+        layers += [writes.description] if writes else ["writes not confined (no landlock)"]
+        layers.append(f"pids cgroup max {max_procs}" if cgroup else f"RLIMIT_NPROC +{max_procs}")
         out_path, err_path = work / "stdout", work / "stderr"
-        limits = _limits(mem_bytes, max(1, int(timeout_s) + 1), _user_processes() + max_procs, max_file_bytes)
+        nproc = _user_processes() + max_procs
+
+        def confine() -> None:  # runs in the child between fork and exec
+            if cgroup is not None:
+                cgroup.join()
+            _limits(mem_bytes, max(1, int(timeout_s) + 1), nproc, max_file_bytes)
+            if writes is not None:
+                writes.apply()
+
         start = time.perf_counter()
-        timed_out = False
-        with out_path.open("wb") as out, err_path.open("wb") as err:
-            proc = subprocess.Popen([*prefix, *cmd], cwd=cwd, env=child_env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, start_new_session=True, preexec_fn=limits)
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc.pid)
+        try:
+            with out_path.open("wb") as out, err_path.open("wb") as err:
+                proc = subprocess.Popen([*prefix, *cmd], cwd=cwd, env=child_env, stdin=subprocess.DEVNULL,
+                                        stdout=out, stderr=err, start_new_session=True, preexec_fn=confine)
+                timed_out = not _wait_unreaped(proc.pid, timeout_s)
+                wall = time.perf_counter() - start
+                stragglers = _kill_group(proc.pid)  # all of it on timeout, else what it left running
+                if cgroup is not None:  # and what left the group with setsid()
+                    stragglers += cgroup.kill_all()
+                stragglers = max(0, stragglers - timed_out)  # the command itself is not a straggler
                 proc.wait()
-        wall = time.perf_counter() - start
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
         stdout, cut_out = _tail(out_path, max_output_bytes)
         stderr, cut_err = _tail(err_path, max_output_bytes)
-    return SandboxResult(None if timed_out else proc.returncode, stdout, stderr, timed_out, wall, isolation,
-                         cut_out or cut_err)
+    return SandboxResult(None if timed_out else proc.returncode, stdout, stderr, timed_out, wall,
+                         " + ".join(layers), cut_out or cut_err, stragglers)

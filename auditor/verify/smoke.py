@@ -8,7 +8,6 @@ cannot come from our harness (missing package, stand-in, CPU-only torch, interpr
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -18,14 +17,13 @@ from typing import Any
 from auditor.verify.code import ScriptCode
 from auditor.verify.context import Context, at_line
 from auditor.verify.folder import FolderLayout
-from auditor.verify.sandbox import SandboxResult, run_sandboxed
+from auditor.verify.sandbox import SandboxResult, run_sandboxed, scratch_copy
 from reports.model import Finding
 
 CHILD = Path(__file__).with_name("smoke_child.py")
 MARKER = "PGOLF_SMOKE_RESULT "
 TIMEOUT_S = 120.0
 MEMORY_BYTES = 8 * 1024 ** 3
-MAX_COPY_BYTES = 64 * 1024 * 1024
 _AUTHOR_ERRORS = ("SyntaxError", "IndentationError", "TabError", "NameError", "UnboundLocalError",
                   "TypeError", "ValueError", "KeyError", "IndexError", "ZeroDivisionError", "AssertionError",
                   "AttributeError", "FileNotFoundError", "RecursionError")
@@ -62,17 +60,6 @@ class SmokeResult:
             return []
         line = int(self.error.get("line") or 1)
         return [ctx.finding("SUB-SMOKE-001", self.summary, at_line(self.script, line, ""))]
-
-
-def _copy(src: Path, dst: Path) -> None:
-    def ignore(folder: str, names: list[str]) -> list[str]:
-        skip = []
-        for name in names:
-            path = Path(folder) / name
-            if name.startswith(".") or path.is_symlink() or (path.is_file() and path.stat().st_size > MAX_COPY_BYTES):
-                skip.append(name)
-        return skip
-    shutil.copytree(src, dst, ignore=ignore, symlinks=False)
 
 
 def _shape(hp: dict[str, Any], params: int | None, code_bytes: int | None) -> str:
@@ -167,7 +154,7 @@ def _run(layout: FolderLayout, code: ScriptCode, env: dict[str, str], timeout_s:
          code_bytes: int) -> SmokeResult:
     with tempfile.TemporaryDirectory(prefix="pgolf-smoke-") as tmp:
         scratch = Path(tmp) / layout.name
-        _copy(layout.root, scratch)
+        scratch_copy(layout.root, scratch)
         script = scratch / layout.rel(code.path)
         res = run_sandboxed([sys.executable, "-s", "-B", str(CHILD), str(script)], cwd=scratch,
                             timeout_s=timeout_s, mem_bytes=mem_bytes, env={**env, "PYTHONHASHSEED": "0"})

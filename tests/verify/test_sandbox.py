@@ -3,11 +3,13 @@ credentials from the environment."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from auditor.verify import landlock
 from auditor.verify.sandbox import run_sandboxed, scrub_env
 
 MB = 1024 * 1024
@@ -73,3 +75,106 @@ def test_environment_is_stripped_of_credentials(tmp_path: Path, monkeypatch: pyt
     assert '"NUM_LAYERS": "11"' in res.stdout and f'"HOME": "{tmp_path}"' in res.stdout
     assert scrub_env({"AWS_ACCESS_KEY_ID": "a", "OPENAI_API_KEY": "b", "SEED": "1"}) == {"SEED": "1"}
     assert os.environ.get("HF_TOKEN") == "hf_secret"  # the parent is untouched
+
+
+def test_writes_outside_the_working_directory_are_refused(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    outside = tmp_path / "outside.txt"
+    res = _py(work, "\n".join([
+        "import os, sys",
+        f"for path in ({str(outside)!r}, 'inside.txt', os.path.join(os.environ['TMPDIR'], 't.txt'), '/dev/null'):",
+        "    try:",
+        "        open(path, 'w').write('x')",
+        "        print('wrote', path)",
+        "    except OSError as exc:",
+        "        print('refused', path, exc.errno)",
+    ]))
+    if landlock.abi_version() == 0:
+        assert "writes not confined" in res.isolation
+        pytest.skip("this kernel has no Landlock")
+    assert f"refused {outside} 13" in res.stdout and not outside.exists()
+    assert res.stdout.count("wrote") == 3 and (work / "inside.txt").exists()
+    assert "writes only beneath" in res.isolation
+
+
+def test_a_fork_bomb_is_capped_and_cleaned_up(tmp_path: Path) -> None:
+    res = _py(tmp_path, "\n".join([
+        "import os, time",
+        "born = 0",
+        "try:",
+        "    while born < 500:",
+        "        if os.fork() == 0:",
+        "            time.sleep(60)",
+        "            os._exit(0)",
+        "        born += 1",
+        "except OSError as exc:",
+        "    print('refused after', born, type(exc).__name__)",
+        "else:",
+        "    print('forked', born)",
+    ]), max_procs=32)
+    assert "refused after" in res.stdout, res.stdout + res.stderr
+    assert int(res.stdout.split()[2]) < 40
+    assert res.stragglers >= 20  # the sleeping children were killed when the command ended
+    assert not _probes_running(tmp_path / "probe.py")
+
+
+def _probes_running(script: Path) -> list[int]:
+    """Pids of live (not zombie) processes running `script`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if stat[stat.rfind(")") + 2] != "Z" and str(script) in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_children_that_leave_the_session_are_killed(tmp_path: Path) -> None:
+    res = _py(tmp_path, "\n".join([
+        "import subprocess, sys",
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)",
+        "open('child.pid', 'w').write(str(child.pid))",
+        "print('parent exits')",
+    ]))
+    if "pids cgroup" not in res.isolation:
+        pytest.skip("no writable pids cgroup: a child that calls setsid() cannot be found")
+    assert res.returncode == 0 and res.stragglers == 1
+    stat = Path(f"/proc/{int((tmp_path / 'child.pid').read_text())}/stat")
+    assert not stat.exists() or stat.read_text().split()[2] == "Z"
+
+
+def test_a_child_without_the_socket_guard_still_has_no_network(tmp_path: Path) -> None:
+    res = _py(tmp_path, "\n".join([
+        "import subprocess, sys",
+        "probe = 'import socket; socket.create_connection((\"1.1.1.1\", 80), timeout=3); print(\"CONNECTED\")'",
+        "done = subprocess.run([sys.executable, '-I', '-c', probe], capture_output=True, text=True)",
+        "print(done.stdout, done.stderr.strip().splitlines()[-1])",
+    ]))
+    if "unshare" not in res.isolation and landlock.abi_version() < 4:
+        pytest.skip("neither a network namespace nor Landlock TCP rules on this machine")
+    assert "CONNECTED" not in res.stdout and "Error" in res.stdout, res.stdout + res.stderr
+
+
+def test_signals_to_processes_outside_the_sandbox_are_refused(tmp_path: Path) -> None:
+    if landlock.abi_version() < 6:
+        pytest.skip("signal scoping needs Landlock ABI 6")
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        res = _py(tmp_path, "\n".join([
+            "import os, signal",
+            "try:",
+            f"    os.kill({bystander.pid}, signal.SIGKILL)",
+            "    print('killed')",
+            "except PermissionError:",
+            "    print('refused')",
+        ]))
+        assert res.stdout.strip() == "refused" and bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
