@@ -1,6 +1,7 @@
 """`pgolf-audit verify DIR --rerun`: run the submission's own command again and compare with its claims.
 
-The folder is copied to a scratch directory (the original is never written), its seed logs and
+The folder is copied to a scratch directory (`sandbox.scratch_copy`; the original is never written, and
+its files are fingerprinted before and after to prove it), its seed logs and
 artifacts are removed from the copy, and for each seed the README's run command (its environment
 assignments, SEED set to the seed) launches the folder's script under `sandbox.run_sandboxed`. The
 fresh log is read with the verifier's own parser; its score must be within `bpb_tolerance` of what the
@@ -13,8 +14,8 @@ refuses); more processes go through `python -m torch.distributed.run --standalon
 """
 from __future__ import annotations
 
+import hashlib
 import re
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from auditor.verify.context import Context, at_line
 from auditor.verify.evidence import Evidence, gather
 from auditor.verify.folder import discover
 from auditor.verify.run_env import env_from_text, run_command
-from auditor.verify.sandbox import run_sandboxed
+from auditor.verify.sandbox import SandboxResult, run_sandboxed, scratch_copy
 from auditor.verify.size import artifact_bytes
 from reports.model import Finding
 from rules import load_rules
@@ -47,11 +48,14 @@ class SeedRerun:
     rerun_bytes: int | None
     wall_s: float
     problem: str = ""
+    exit: str = ""  # "exit 0", "killed by SIGKILL (timeout)", ...
+    stragglers: int = 0  # processes it left running, killed by the sandbox
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "ok": self.ok, "claimed_bpb": self.claimed_bpb, "rerun_bpb": self.rerun_bpb,
                 "claimed_bytes": self.claimed_bytes, "rerun_bytes": self.rerun_bytes,
-                "wall_s": round(self.wall_s, 2), "problem": self.problem}
+                "wall_s": round(self.wall_s, 2), "exit": self.exit, "stragglers": self.stragglers,
+                "problem": self.problem}
 
 
 @dataclass
@@ -86,9 +90,35 @@ def _claims(ev: Evidence, seed: int) -> tuple[float | None, int | None]:
     return bpb, int(size) if size is not None else None
 
 
+def _fingerprint(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every regular file (symbolic links by their target text)."""
+    prints = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            prints[rel] = "link:" + str(path.readlink())
+        elif path.is_file():
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            prints[rel] = digest.hexdigest()
+    return prints
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def _ending(res: SandboxResult) -> str:
+    if res.timed_out:
+        return "killed by SIGKILL (timeout)"
+    return f"killed by {res.killed_by}" if res.killed_by else f"exit {res.returncode}"
+
+
 def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  mem_bytes: int = DEFAULT_MEMORY_BYTES, bpb_tolerance: float = DEFAULT_BPB_TOLERANCE,
-                 env: dict[str, str] | None = None) -> RerunOutcome:
+                 env: dict[str, str] | None = None, max_procs: int = 1024) -> RerunOutcome:
     """Rerun the folder's command for each seed (default: the seeds its logs score) in a scratch copy."""
     folder = Path(folder).resolve()
     rules = load_rules()
@@ -104,19 +134,22 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
     run_env.update(env or {})
     wanted = seeds if seeds else sorted(r.seed for r in ev.runs if r.metric is not None)
     results: list[SeedRerun] = []
+    isolation = ""
+    before = _fingerprint(folder)
     readme = ev.layout.rel(ev.layout.readme) if ev.layout.readme else "README.md"
     for seed in wanted:
         claimed_bpb, claimed_bytes = _claims(ev, seed)
         with tempfile.TemporaryDirectory(prefix="pgolf-rerun-") as tmp:
             scratch = Path(tmp) / folder.name
-            shutil.copytree(folder, scratch, symlinks=False)
+            scratch_copy(folder, scratch)
             for log in ev.layout.logs:  # the fresh log must be the only one
                 (scratch / ev.layout.rel(log)).unlink(missing_ok=True)
             for p in scratch.rglob("*"):
                 if p.is_file() and p.name.endswith(_ARTIFACTS):
                     p.unlink()
             res = run_sandboxed(cmd, cwd=scratch, timeout_s=timeout_s, mem_bytes=mem_bytes,
-                                env={**run_env, "SEED": str(seed)})
+                                env={**run_env, "SEED": str(seed)}, max_procs=max_procs)
+            isolation = res.isolation
             fresh = gather(discover(scratch, rules))
             run = next((r for r in fresh.runs if r.seed == seed and r.metric is not None), None)
             got_bpb = run.metric.val_bpb if run is not None else None
@@ -126,7 +159,7 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
             problem = f"timed out after {timeout_s:g} s"
         elif run is None:
             tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [""]
-            problem = f"no scored log for seed {seed} (exit {res.returncode}: {tail[0][:200]})"
+            problem = f"no scored log for seed {seed} ({_ending(res)}: {tail[0][:200]})"
         else:
             notes = []
             if claimed_bpb is not None and got_bpb is not None and abs(got_bpb - claimed_bpb) > bpb_tolerance:
@@ -135,12 +168,20 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
             if claimed_bytes is not None and got_bytes is not None and got_bytes != claimed_bytes:
                 notes.append(f"artifact {got_bytes:,} B vs claimed {claimed_bytes:,} B")
             problem = "; ".join(notes)
-        result = SeedRerun(seed, not problem, claimed_bpb, got_bpb, claimed_bytes, got_bytes, res.wall_s, problem)
+        if res.stragglers:
+            problem += f"{'; ' if problem else ''}{res.stragglers} process(es) left running were killed"
+        result = SeedRerun(seed, not problem, claimed_bpb, got_bpb, claimed_bytes, got_bytes, res.wall_s, problem,
+                           _ending(res), res.stragglers)
         results.append(result)
         if problem:
             rule = "SUB-CLAIM-001" if run is not None else "SUB-SMOKE-001"
             where = at_line(readme, 1, line or "") if line else ()
             out.findings.append(ctx.finding(rule, f"rerun of seed {seed}: {problem}", where))
+    changed = _changed(before, _fingerprint(folder))
+    if changed:  # the sandbox should make this impossible: say so loudly
+        out.findings.append(ctx.finding("SUB-SMOKE-001", "rerun: the original folder changed while the submission ran "
+                                        f"({', '.join(changed[:5])}): the sandbox did not hold; report it"))
     out.block = {"command": line, "argv": cmd, "env": run_env, "timeout_s": timeout_s,
-                 "bpb_tolerance": bpb_tolerance, "seeds": [r.to_json() for r in results]}
+                 "bpb_tolerance": bpb_tolerance, "isolation": isolation, "original_unchanged": not changed,
+                 "seeds": [r.to_json() for r in results]}
     return out
