@@ -8,6 +8,7 @@ import ast
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -202,3 +203,50 @@ def test_rerun_of_compressed_pack_reports_the_byte_difference(packed) -> None:
     assert abs(row["rerun_bpb"] - row["claimed_bpb"]) < 1e-6
     assert row["rerun_bytes"] < row["claimed_bytes"]
     assert [f.check for f in out.findings] == ["SUB-CLAIM-001"]
+
+
+GATE_OUTPUTS = ("summary.md", "output.txt", "comment.md")
+
+
+def run_gate_cli(repo: Path, tmp: Path, *argv: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """`python -m auditor.cli gate` from the repository's root, as a GitHub job runs it; returns the process
+    and the files it wrote ($GITHUB_STEP_SUMMARY, $GITHUB_OUTPUT, --markdown-out)."""
+    tmp.mkdir()
+    files = {name: tmp / name for name in GATE_OUTPUTS}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env.update({"GITHUB_STEP_SUMMARY": str(files["summary.md"]), "GITHUB_OUTPUT": str(files["output.txt"])})
+    proc = subprocess.run([sys.executable, "-m", "auditor.cli", "gate", "--base", "main", "--head", "pr",
+                           "--markdown-out", str(files["comment.md"]), *argv], check=False, cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=300)
+    return proc, {name: path.read_text(encoding="utf-8") for name, path in files.items() if path.exists()}
+
+
+def test_packed_folder_passes_the_gate_in_a_challenge_repo(packed, runs) -> None:
+    """The issue's "done when": the packed folder, committed alone on a PR branch of a repository shaped like
+    openai/parameter-golf, passes `pgolf-audit gate` with the real auditor and verifier."""
+    from tests.reports.gitrepo import Repo
+
+    folder, _ = packed
+    _, root = runs
+    repo = Repo(root / "gate_repo")
+    rel = f"records/{folder.relative_to(folder.parents[1]).as_posix()}"  # records/<track dir>/<date>_tiny_e2e
+    shutil.copytree(folder, repo.root / rel)
+    repo.commit("add the packed submission")
+    committed = set(repo.git("ls-tree", "-r", "--name-only", "pr", "--", rel).split())
+    assert committed == {f"{rel}/{name}" for name in _snapshot(folder)}  # nothing left out by an ignore rule
+
+    proc, written = run_gate_cli(repo.root, root / "gate_out")
+    report = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}\n{written.get('summary.md', '')}"
+    assert proc.returncode == 0, report
+    summary = written["summary.md"]
+    assert summary == written["comment.md"]
+    assert summary.startswith(f"<!-- pgolf-audit:v1 target={rel} -->") and folder.name in summary
+    assert "❌ VIOLATION" not in summary and "SUB-001" not in summary, summary
+    assert ("**✅ CLEAN**" in summary) != ("**⚠️ REVIEW**" in summary), summary
+    output = dict(line.split("=", 1) for line in written["output.txt"].splitlines())
+    assert output["folder"] == rel and output["verdict"] in ("CLEAN", "REVIEW"), output
+    lines = proc.stdout.strip().splitlines()
+    assert not [line for line in lines if line.startswith("::error")], report
+    warned = {m.group(1) for line in lines if (m := re.match(r"::warning .*title=([A-Z0-9-]+) ", line))}
+    assert warned <= ALLOWED, report
+    assert lines[-1].startswith("::notice title=pgolf-audit::") and f"{rel}: {output['verdict']}" in lines[-1]
