@@ -4,7 +4,7 @@ Layout: a hidden marker (`<!-- pgolf-audit:v1 target=... -->`, so a bot can upda
 comment), a title with the submission's name and headline BPB, the verdict with a one-line reason,
 the commit and audited files, one table row per condition (C1-C4, size, train time, eval time,
 seeds/statistics, data, BPB accounting, folder/files) with status, evidence and the ruling it rests
-on, the findings with their evidence, the per-seed table, statistics and smoke-test lines, what a
+on, the findings with their evidence, the per-seed table, statistics and smoke-test lines, the rerun table, what a
 human must still check, and caveats.
 
 Every sentence is derived from the result: a condition no check examined reads "not checked", never
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
 from reports.model import AuditResult, Evidence, Finding, sorted_findings
-from reports.render import (SEED_HEADERS, counts_phrase, display_path, headline_bpb, permalink, repo_path,
-                            rule_of, rule_sources, rule_title, rules_option, seed_cells, smoke_line,
+from reports.render import (RERUN_HEADERS, SEED_HEADERS, counts_phrase, display_path, headline_bpb, permalink,
+                            repo_path, rerun_line, rerun_rows, rule_of, rule_sources, rule_title, rules_option,
+                            seed_cells, smoke_line,
                             snippet_language, stats_line, submission_name, tool_version, verify_seeds,
                             verify_stats)
 
@@ -288,6 +289,12 @@ def seeds_section(result: AuditResult, rules: Any, links: Links) -> list[str]:
         lines.append(f"**Statistics:** {stats}  ")
     lines.append(f"**Smoke test:** {smoke_line(result)}")
     lines.append("")
+    rerun = rerun_line(result)
+    if rerun:
+        lines += [f"**Rerun:** {inline(rerun)}", "", "| " + " | ".join(RERUN_HEADERS) + " |",
+                  "|" + "---:|" * (len(RERUN_HEADERS) - 2) + "---|---|"]
+        lines += ["| " + " | ".join(cell(text) for text in cells) + " |" for cells, _ in rerun_rows(result)]
+        lines.append("")
     return lines
 
 
@@ -313,10 +320,10 @@ def human_checks(result: AuditResult, rules: Any, links: Links, gaps: list[str])
 def caveats(result: AuditResult) -> list[str]:
     items = []
     if result.files:
-        items.append("Code findings come from reading the code (static analysis); the code was not run "
-                     "except in the smoke test reported above." if result.verify is not None and
-                     (result.verify.get("smoke")) else
-                     "Code findings come from reading the code (static analysis); the code was not run.")
+        ran = [what for what, key in (("the smoke test", "smoke"), ("the rerun", "rerun"))
+               if result.verify is not None and result.verify.get(key)]
+        items.append("Code findings come from reading the code (static analysis); the code was not run"
+                     + (f" except in {' and '.join(ran)} reported above." if ran else "."))
     low = [f for f in sorted_findings(result.findings) if f.confidence < LOW_CONFIDENCE]
     for f in low:
         items.append(f"{f.check} was matched with confidence {f.confidence:.2f}: the pattern is there, "

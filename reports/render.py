@@ -268,3 +268,34 @@ def smoke_line(result: AuditResult) -> str | None:
     if not parts:  # an unfamiliar shape: show its scalar fields rather than guess
         parts = [f"{k}={v}" for k, v in sorted(smoke.items()) if isinstance(v, (str, int, float, bool))]
     return " ".join(parts) or "ran (no details)"
+
+
+RERUN_HEADERS: tuple[str, ...] = ("seed", "claimed BPB", "rerun BPB", "claimed bytes", "rerun bytes", "wall s",
+                                  "ended", "result")
+
+
+def rerun_rows(result: AuditResult) -> list[tuple[list[str], bool]]:
+    """The `verify --rerun` seeds as (cells in RERUN_HEADERS order, reproduced?) rows; [] when no rerun ran."""
+    rerun = (result.verify or {}).get("rerun") or {}
+    rows = []
+    for seed in rerun.get("seeds") or []:
+        ok = bool(seed.get("ok"))
+        rows.append(([fmt_num(seed.get("seed"), "d"), fmt_num(seed.get("claimed_bpb"), ".5f"),
+                      fmt_num(seed.get("rerun_bpb"), ".5f"), fmt_num(seed.get("claimed_bytes"), ",d"),
+                      fmt_num(seed.get("rerun_bytes"), ",d"), fmt_num(seed.get("wall_s"), ".1f"),
+                      str(seed.get("exit") or "—"), "reproduced" if ok else str(seed.get("problem") or "failed")],
+                     ok))
+    return rows
+
+
+def rerun_line(result: AuditResult) -> str | None:
+    """How the rerun ran: "`torchrun ...`, 1 of 1 seeds reproduced (tolerance 0.002 BPB); sandbox: ..."."""
+    rerun = (result.verify or {}).get("rerun")
+    if not rerun:
+        return None
+    rows = rerun_rows(result)
+    line = (f"{rerun.get('command') or 'no run command found'}: {sum(ok for _, ok in rows)} of {len(rows)} "
+            f"seed{'' if len(rows) == 1 else 's'} reproduced (tolerance {fmt_num(rerun.get('bpb_tolerance'), 'g')} BPB)")
+    if rerun.get("isolation"):
+        line += f"; sandbox: {rerun['isolation']}"
+    return line

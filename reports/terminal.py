@@ -2,7 +2,7 @@
 
 Verdict banner, findings table, each finding's evidence as highlighted source lines with the
 ruling it rests on, the techniques the code contains (active or off, legal or not), and for a
-records folder the verifier's per-seed table, statistics line and smoke test. This output may
+records folder the verifier's per-seed table, statistics line, smoke test and rerun table. This output may
 change between versions; scripts read `--format json`.
 """
 from __future__ import annotations
@@ -18,8 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from reports.model import AuditResult, sorted_findings
-from reports.render import (SEED_HEADERS, counts_phrase, display_path, headline_bpb, location, rule_sources,
-                            rule_title, rules_option, seed_cells, smoke_line, snippet_language, stats_line)
+from reports.render import (RERUN_HEADERS, SEED_HEADERS, counts_phrase, display_path, headline_bpb, location,
+                            rerun_line, rerun_rows, rule_sources, rule_title, rules_option, seed_cells, smoke_line,
+                            snippet_language, stats_line)
 
 VERDICT_STYLE = {"CLEAN": "bold green", "REVIEW": "bold yellow", "VIOLATION": "bold red"}
 SEVERITY_STYLE = {"violation": "red", "review": "yellow", "info": "cyan"}
@@ -103,9 +104,18 @@ def verify_section(console: Console, result: AuditResult, rules: Any) -> None:
         console.print(table)
     else:
         console.print("  no per-seed results found")
-    for label, line in (("statistics", stats_line(result)), ("smoke test", smoke_line(result))):
+    for label, line in (("statistics", stats_line(result)), ("smoke test", smoke_line(result)),
+                        ("rerun", rerun_line(result))):
         if line:
             console.print(Padding(Text(f"{label}: {line}"), (0, 0, 0, 2)))
+    rows = rerun_rows(result)
+    if rows:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for name in RERUN_HEADERS:
+            table.add_column(name, justify="left" if name in ("ended", "result") else "right")
+        for cells, ok in rows:
+            table.add_row(*cells[:-1], Text(cells[-1], "green" if ok else "bold red"))
+        console.print(Padding(table, (0, 0, 0, 2)))
     console.print()
 
 

@@ -5,16 +5,13 @@ Exit codes: 0 clean or review (1 for review with --strict), 1 violation, 2 usage
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from auditor.verify.pipeline import VerifyInputError, verify_folder
-from reports.model import AuditResult, exit_code, sorted_findings
+from reports.model import AuditResult, exit_code
+from reports.render import FORMATS, render
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -31,7 +28,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "and compare score and artifact bytes with the claims")
     p.add_argument("--seeds", type=int, nargs="+", help="with --rerun: the seeds to rerun (default: all scored)")
     p.add_argument("--timeout", type=float, default=900.0, help="with --rerun: seconds per seed")
-    p.add_argument("--format", choices=("terminal", "json"), default="terminal")
+    p.add_argument("--nproc", type=int, help="with --rerun: processes per seed (default: the README command's "
+                   "--nproc_per_node, else 1)")
+    p.add_argument("--data", type=Path, metavar="PATH", help="with --rerun: the challenge's data/ folder on this "
+                   "machine (linked at ./data in the scratch copy and substituted into the command's data paths)")
+    p.add_argument("--format", choices=FORMATS, default="terminal")
     p.add_argument("--strict", action="store_true", help="exit 1 when a finding needs review")
     p.set_defaults(func=run)
     return p
@@ -47,39 +48,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"pgolf-audit verify: error: {exc.filename or args.dir}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     if getattr(args, "rerun", False):
-        from auditor.verify.rerun import rerun_folder
-
-        rerun = rerun_folder(args.dir, seeds=args.seeds, timeout_s=args.timeout)
+        if args.data is not None and not args.data.is_dir():
+            print(f"pgolf-audit verify: error: {args.data}: --data is not a directory", file=sys.stderr)
+            return 2
+        rerun = _rerun_with_progress(args)
         outcome.findings.extend(rerun.findings)
         outcome.block["rerun"] = rerun.block
     result = AuditResult(target=str(args.dir), findings=outcome.findings, verify=outcome.block)
-    if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2))
-    else:
-        render_terminal(result, Console())
+    render(result, args.format, sys.stdout)
     return exit_code(result.verdict, args.strict)
 
 
-def render_terminal(result: AuditResult, console: Console) -> None:
-    """A plain rich rendering (to be replaced by the shared terminal renderer)."""
-    block = result.verify or {}
-    console.print(f"[bold]{block.get('folder', result.target)}[/bold]  track {block.get('track')}  "
-                  f"verdict [bold]{result.verdict}[/bold]")
-    columns = ("seed", "val_bpb", "val_loss", "artifact_bytes", "train_time_s", "eval_time_s", "log")
-    seeds = Table(*columns)
-    for s in block.get("seeds", []):
-        seeds.add_row(*(str(s[c]) if s[c] is not None else "-" for c in columns))
-    console.print(seeds)
-    st = block.get("stats", {})
-    if st.get("n"):
-        line = f"mean {st['mean_bpb']:.6f} BPB, std {st['std_bpb']:.6f} over {st['n']} seed(s)"
-        if st.get("baseline"):
-            p = st.get("p_one_sided")
-            line += (f"; vs {st['baseline']}: delta {st['delta_bpb']:+.6f} BPB, {st['delta_nats']:+.6f} nats "
-                     f"({st.get('nats_unit')}), one-sided p " + (f"{p:.4f}" if p is not None else "undefined"))
-        console.print(line)
-    if block.get("smoke"):
-        console.print(f"smoke: {block['smoke']['summary']}")
-    for f in sorted_findings(result.findings):
-        where = f" ({f.evidence[0].file}:{f.evidence[0].line})" if f.evidence else ""
-        console.print(f"{f.severity.upper():9} {f.check:15} {f.message}{where}", markup=False, highlight=False)
+def _rerun_with_progress(args: argparse.Namespace) -> Any:
+    """`rerun_folder` with a progress bar on stderr (shown only at a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from auditor.verify.rerun import rerun_folder
+
+    err = Console(stderr=True)
+    with Progress(TextColumn("rerunning seeds"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("rerun", total=None)
+        return rerun_folder(args.dir, seeds=args.seeds, timeout_s=args.timeout, nproc=args.nproc, data=args.data,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))

@@ -18,6 +18,7 @@ import hashlib
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,17 +65,39 @@ class RerunOutcome:
     block: dict[str, Any] = field(default_factory=dict)
 
 
-def _command(ev: Evidence, script: Path) -> tuple[dict[str, str], list[str], str | None]:
+def _command(ev: Evidence, script: Path, nproc: int | None) -> tuple[dict[str, str], list[str], str | None]:
+    """The README's environment and the argv to run; `nproc` (when given) replaces the command's own."""
     line = run_command(ev)
     env = env_from_text(line) if line else {}
-    m = _NPROC.search(line or "")
-    nproc = int(m.group(1)) if m else 1
+    if nproc is None:
+        m = _NPROC.search(line or "")
+        nproc = int(m.group(1)) if m else 1
     if nproc > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                script.name]
     else:
         cmd = [sys.executable, script.name]
     return env, cmd, line
+
+
+def rebase_data_paths(env: dict[str, str], data: Path) -> dict[str, str]:
+    """Point the command's data settings at `data` (the challenge's `data/` folder on this machine).
+
+    A variable whose name mentions DATA or TOKENIZER and whose value is a path keeps the part after a
+    `data` component, the last one (`./data/datasets/fineweb10B_sp1024` -> DATA/datasets/fineweb10B_sp1024);
+    a DATA path without one becomes DATA itself. Values that are not paths (`DATA_WORKERS=4`) and other
+    variables are left alone."""
+    out = dict(env)
+    for name, value in env.items():
+        if "DATA" not in name and "TOKENIZER" not in name:
+            continue
+        parts = Path(value).parts
+        if "data" in parts:
+            last = len(parts) - 1 - parts[::-1].index("data")
+            out[name] = str(data.joinpath(*parts[last + 1:]))
+        elif "DATA" in name and "/" in value:
+            out[name] = str(data)
+    return out
 
 
 def _claims(ev: Evidence, seed: int) -> tuple[float | None, int | None]:
@@ -118,8 +141,13 @@ def _ending(res: SandboxResult) -> str:
 
 def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  mem_bytes: int = DEFAULT_MEMORY_BYTES, bpb_tolerance: float = DEFAULT_BPB_TOLERANCE,
-                 env: dict[str, str] | None = None, max_procs: int = 1024) -> RerunOutcome:
-    """Rerun the folder's command for each seed (default: the seeds its logs score) in a scratch copy."""
+                 env: dict[str, str] | None = None, max_procs: int = 1024, nproc: int | None = None,
+                 data: Path | None = None, progress: Callable[[int, int], None] | None = None) -> RerunOutcome:
+    """Rerun the folder's command for each seed (default: the seeds its logs score) in a scratch copy.
+
+    `nproc` overrides the command's process count; `data` is the challenge's `data/` folder, linked at
+    ./data in the copy and substituted into the command's data paths (`rebase_data_paths`); `progress`
+    is called with (seeds done, seeds in all) before each seed and at the end."""
     folder = Path(folder).resolve()
     rules = load_rules()
     ev = gather(discover(folder, rules))
@@ -130,14 +158,19 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
         out.findings.append(ctx.finding("SUB-SMOKE-001", "rerun: the folder has no training script to run"))
         out.block = {"command": None, "seeds": []}
         return out
-    run_env, cmd, line = _command(ev, script)
+    run_env, cmd, line = _command(ev, script, nproc)
+    if data is not None:
+        data = Path(data).resolve()
+        run_env = rebase_data_paths(run_env, data)
     run_env.update(env or {})
     wanted = seeds if seeds else sorted(r.seed for r in ev.runs if r.metric is not None)
     results: list[SeedRerun] = []
     isolation = ""
     before = _fingerprint(folder)
     readme = ev.layout.rel(ev.layout.readme) if ev.layout.readme else "README.md"
-    for seed in wanted:
+    for done, seed in enumerate(wanted):
+        if progress is not None:
+            progress(done, len(wanted))
         claimed_bpb, claimed_bytes = _claims(ev, seed)
         with tempfile.TemporaryDirectory(prefix="pgolf-rerun-") as tmp:
             scratch = Path(tmp) / folder.name
@@ -147,6 +180,8 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
             for p in scratch.rglob("*"):
                 if p.is_file() and p.name.endswith(_ARTIFACTS):
                     p.unlink()
+            if data is not None and not (scratch / "data").exists():
+                (scratch / "data").symlink_to(data, target_is_directory=True)
             res = run_sandboxed(cmd, cwd=scratch, timeout_s=timeout_s, mem_bytes=mem_bytes,
                                 env={**run_env, "SEED": str(seed)}, max_procs=max_procs)
             isolation = res.isolation
@@ -177,11 +212,13 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
             rule = "SUB-CLAIM-001" if run is not None else "SUB-SMOKE-001"
             where = at_line(readme, 1, line or "") if line else ()
             out.findings.append(ctx.finding(rule, f"rerun of seed {seed}: {problem}", where))
+    if progress is not None:
+        progress(len(wanted), len(wanted))
     changed = _changed(before, _fingerprint(folder))
     if changed:  # the sandbox should make this impossible: say so loudly
         out.findings.append(ctx.finding("SUB-SMOKE-001", "rerun: the original folder changed while the submission ran "
                                         f"({', '.join(changed[:5])}): the sandbox did not hold; report it"))
-    out.block = {"command": line, "argv": cmd, "env": run_env, "timeout_s": timeout_s,
+    out.block = {"command": line, "argv": cmd, "env": run_env, "data": str(data) if data else None, "timeout_s": timeout_s,
                  "bpb_tolerance": bpb_tolerance, "isolation": isolation, "original_unchanged": not changed,
                  "seeds": [r.to_json() for r in results]}
     return out
