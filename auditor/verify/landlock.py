@@ -62,11 +62,12 @@ class WritePolicy:
 
     abi: int
     rules: tuple[tuple[str, int, str], ...]  # (directory, access rights, what the exception is for)
+    tcp: bool = False  # refuse TCP bind/connect as well (ABI 4+)
 
     @property
     def description(self) -> str:
         places = ", ".join(f"{path} ({why})" if why else path for path, _, why in self.rules)
-        extra = " + TCP refused" if self.abi >= 4 else ""
+        extra = " + TCP refused" if self.tcp and self.abi >= 4 else ""
         extra += " + signals scoped" if self.abi >= 6 else ""
         return f"landlock ABI {self.abi}: writes only beneath {places}{extra}"
 
@@ -76,7 +77,7 @@ class WritePolicy:
         handled = _handled_writes(self.abi)
         attr = struct.pack("<Q", handled)
         if self.abi >= 4:
-            attr += struct.pack("<Q", NET_BIND_TCP | NET_CONNECT_TCP)
+            attr += struct.pack("<Q", NET_BIND_TCP | NET_CONNECT_TCP if self.tcp else 0)
         if self.abi >= 6:
             attr += struct.pack("<Q", SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL)
         buf = ctypes.create_string_buffer(attr, len(attr))
@@ -100,11 +101,11 @@ class WritePolicy:
             os.close(ruleset)
 
 
-def write_policy(writable: list[Path], own_proc: bool = False) -> WritePolicy | None:
+def write_policy(writable: list[Path], own_proc: bool = False, tcp: bool = True) -> WritePolicy | None:
     """A policy letting the child write beneath `writable` only (plus device files such as /dev/null and
     the shared-memory directory /dev/shm, which NCCL and torch's worker processes need), or None where
     the kernel has no Landlock. `own_proc` also lets it write its own /proc/self files (`unshare -r`
-    writes its uid map there)."""
+    writes its uid map there). `tcp` also refuses TCP bind/connect where the kernel can."""
     abi = abi_version()
     if abi < 1:
         return None
@@ -115,4 +116,4 @@ def write_policy(writable: list[Path], own_proc: bool = False) -> WritePolicy | 
     rules.append(("/dev", WRITE_FILE | TRUNCATE, "device files"))
     if own_proc:
         rules.append(("/proc/self", WRITE_FILE, "its uid map"))
-    return WritePolicy(abi, tuple(rules))
+    return WritePolicy(abi, tuple(rules), tcp)

@@ -9,8 +9,9 @@ submitted log and submission.json claim for that seed, and its artifact size mus
 count. Mismatches, failed and timed-out runs are findings (SUB-CLAIM-001 for numbers that do not
 reproduce, SUB-SMOKE-001 for a rerun that does not finish).
 
-A one-process command runs as `python SCRIPT` (torchrun's rendezvous needs a socket, which the sandbox
-refuses); more processes go through `python -m torch.distributed.run --standalone`.
+A one-process command runs as `python SCRIPT`; more processes go through `python -m
+torch.distributed.run --standalone`, in a sandbox whose network namespace has its loopback interface up
+(the rendezvous and gloo/NCCL talk over 127.0.0.1) and nothing else.
 """
 from __future__ import annotations
 
@@ -183,7 +184,8 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
             if data is not None and not (scratch / "data").exists():
                 (scratch / "data").symlink_to(data, target_is_directory=True)
             res = run_sandboxed(cmd, cwd=scratch, timeout_s=timeout_s, mem_bytes=mem_bytes,
-                                env={**run_env, "SEED": str(seed)}, max_procs=max_procs)
+                                env={**run_env, "SEED": str(seed)}, max_procs=max_procs,
+                                loopback="torch.distributed.run" in cmd)
             isolation = res.isolation
             fresh = gather(discover(scratch, rules))
             run = next((r for r in fresh.runs if r.seed == seed and r.metric is not None), None)

@@ -18,6 +18,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -55,6 +56,16 @@ _socket.getaddrinfo = _refuse
 _socket.gethostbyname = _refuse
 _socket.create_server = _refuse
 '''
+
+#: Run first inside the new network namespace when loopback is wanted: brings `lo` up, then execs the command.
+LOOPBACK_UP = """
+import fcntl, os, socket, struct, sys
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    flags = struct.unpack("16sh22x", fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack("16sh22x", b"lo", 0)))[1]
+    fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | IFF_UP))
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
 
 #: Environment variables passed through (when set); everything else is dropped.
 PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
@@ -204,7 +215,7 @@ def _tail(path: Path, limit: int) -> tuple[str, bool]:
 def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: int, *,
                   env: Mapping[str, str] | None = None, pythonpath: Sequence[Path] = (),
                   max_procs: int = 1024, max_file_bytes: int = 256 * 1024 * 1024,
-                  max_output_bytes: int = 1024 * 1024) -> SandboxResult:
+                  max_output_bytes: int = 1024 * 1024, loopback: bool = False) -> SandboxResult:
     """Run `cmd` in `cwd` (which should be a scratch copy) under the sandbox described above.
 
     `env` adds variables (credentials are still scrubbed); `pythonpath` is placed after the network
@@ -212,7 +223,12 @@ def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: in
     pids cgroup where one can be made, else at the user's current count plus `max_procs`; files the
     command writes (and its captured output) at `max_file_bytes`. Writes outside `cwd` and the sandbox's
     TMPDIR are refused where the kernel has Landlock. When the command ends (or is killed at
-    `timeout_s`) every process it left behind is killed before this returns."""
+    `timeout_s`) every process it left behind is killed before this returns.
+
+    `loopback=True` (for multi-process commands: torchrun's rendezvous and gloo/NCCL need TCP on
+    127.0.0.1) relies on the network namespace alone, with its loopback interface up and nothing else
+    in it: the socket guard and Landlock's TCP rules are left out. Where no namespace can be made the
+    request is refused and the command runs with every barrier, so it finds no loopback either."""
     cwd = Path(cwd)
     with tempfile.TemporaryDirectory(prefix="pgolf-sandbox-") as tmp:
         work = Path(tmp)
@@ -221,18 +237,23 @@ def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: in
         (guard / "sitecustomize.py").write_text(NETWORK_GUARD, encoding="utf-8")
         scratch_tmp = work / "tmp"
         scratch_tmp.mkdir()
+        prefix = _unshare_prefix()
+        loopback_ns = loopback and bool(prefix)
         child_env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
         child_env.update(scrub_env(dict(env or {})))
         child_env.update({
             "HOME": str(cwd), "TMPDIR": str(scratch_tmp), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONPATH": os.pathsep.join([str(guard), *(str(p) for p in pythonpath)]),
+            "PYTHONPATH": os.pathsep.join([*([] if loopback_ns else [str(guard)]), *(str(p) for p in pythonpath)]),
             "NO_PROXY": "*", "http_proxy": "http://0.0.0.0:9", "https_proxy": "http://0.0.0.0:9",
         })
-        prefix = _unshare_prefix()
-        writes = landlock.write_policy([cwd, scratch_tmp], own_proc="-r" in prefix)
+        writes = landlock.write_policy([cwd, scratch_tmp], own_proc="-r" in prefix, tcp=not loopback_ns)
         cgroup = PidsCgroup.create(max_procs)
-        layers = ["unshare -n"] if prefix else []
-        layers.append("socket guard")
+        if loopback_ns:
+            prefix = (*prefix, sys.executable, "-I", "-S", "-c", LOOPBACK_UP)
+            layers = ["unshare -n (loopback only)"]
+        else:
+            layers = ["unshare -n"] if prefix else []
+            layers.append("socket guard" if not loopback else "socket guard (loopback refused: no network namespace)")
         layers += [writes.description] if writes else ["writes not confined (no landlock)"]
         layers.append(f"pids cgroup max {max_procs}" if cgroup else f"RLIMIT_NPROC +{max_procs}")
         out_path, err_path = work / "stdout", work / "stderr"

@@ -192,6 +192,24 @@ def test_rerun_reproduces_a_seed(runs) -> None:
     assert out.findings == []
 
 
+def test_rerun_with_two_processes(runs) -> None:
+    """`--nproc 2`: torchrun's rendezvous and gloo need loopback TCP, which the sandbox gives a multi-process
+    rerun (a network namespace with only `lo` up). Two ranks reproduce the one-rank score closely, not
+    bit for bit, so the artifact bytes may differ; the run itself must finish with a scored log."""
+    from auditor.verify.rerun import rerun_folder
+
+    dirs, root = runs
+    folder, _ = pack(dirs[:1], name="tiny_ddp", author="Test Author", github_id="tester", track="non-record",
+                     out=root / "records")
+    out = rerun_folder(folder, seeds=[1], timeout_s=240, env={"OMP_NUM_THREADS": "1"}, nproc=2)
+    if not out.block["isolation"].startswith("unshare -n (loopback only)"):
+        pytest.skip("no network namespace here: a multi-process rerun is refused with the rest of the network")
+    (row,) = out.block["seeds"]
+    assert out.block["argv"][-2:] == ["--nproc_per_node=2", "train_gpt.py"]
+    assert row["exit"] == "exit 0" and row["rerun_bpb"] is not None, row
+    assert abs(row["rerun_bpb"] - row["claimed_bpb"]) < 0.002
+
+
 def test_rerun_of_compressed_pack_reports_the_byte_difference(packed) -> None:
     """The seeds ran the readable bundle; the folder ships the lzma stub, so a rerun counts fewer code
     bytes: the artifact claim does not reproduce exactly and the rerun says so."""

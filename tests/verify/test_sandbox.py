@@ -2,6 +2,7 @@
 credentials from the environment."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -178,3 +179,44 @@ def test_signals_to_processes_outside_the_sandbox_are_refused(tmp_path: Path) ->
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_loopback_mode_lets_processes_talk_locally_and_nowhere_else(tmp_path: Path) -> None:
+    res = _py(tmp_path, "\n".join([
+        "import socket, threading",
+        "server = socket.socket()",
+        "server.bind(('127.0.0.1', 0))",
+        "server.listen(1)",
+        "threading.Thread(target=lambda: server.accept()[0].sendall(b'hello')).start()",
+        "print('loopback', socket.create_connection(server.getsockname()).recv(5).decode())",
+        "try:",
+        "    socket.create_connection(('1.1.1.1', 80), timeout=2)",
+        "    print('CONNECTED')",
+        "except OSError as exc:",
+        "    print('outside refused', exc.errno)",
+    ]), loopback=True)
+    if "unshare" not in res.isolation:
+        assert "loopback refused" in res.isolation and res.returncode != 0
+        pytest.skip("no network namespace: loopback is refused with the rest")
+    assert res.isolation.startswith("unshare -n (loopback only)") and "socket guard" not in res.isolation
+    assert "loopback hello" in res.stdout and "outside refused" in res.stdout, res.stdout + res.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_torchrun_with_two_processes_runs_in_loopback_mode(tmp_path: Path) -> None:
+    script = tmp_path / "ranks.py"
+    script.write_text("\n".join([
+        "import torch, torch.distributed as dist",
+        "dist.init_process_group('gloo')",
+        "total = torch.tensor([dist.get_rank() + 1.0])",
+        "dist.all_reduce(total)",
+        "print(f'rank {dist.get_rank()} of {dist.get_world_size()}: sum {total.item():g}')",
+        "dist.destroy_process_group()",
+    ]))
+    res = run_sandboxed([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                         str(script)], cwd=tmp_path, timeout_s=120, mem_bytes=8 * 1024 * MB,
+                        env={"OMP_NUM_THREADS": "1"}, loopback=True)
+    if "unshare" not in res.isolation:
+        pytest.skip("no network namespace on this machine")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "rank 0 of 2: sum 3" in res.stdout and "rank 1 of 2: sum 3" in res.stdout
