@@ -118,6 +118,7 @@ class Flow:
         self.exec_sites = {(u.run_at[0], u.run_at[1]): program.module_body[id(u)] for u in program.units if u.run_at}
         self.unit_index = {id(u): i for i, u in enumerate(program.units)}
         self.declared = shapes["declared"]
+        self.by_key = {f.key: f for f in program.functions}
 
     # -- driver ---------------------------------------------------------------------------------
     def run(self, max_rounds: int = 12, seed: "Flow | None" = None) -> None:
@@ -206,6 +207,11 @@ class Flow:
     def depends(self, fn: Function, other: Function) -> None:
         """Record that `fn`'s labels read `other`'s summary (a callee) or variables (an enclosing function)."""
         self.deps[id(fn)].add(id(other))
+
+    def function_values(self, labels: frozenset[str]) -> list[Function]:
+        """The nested functions a value may be (its FN labels), in program order."""
+        keys = {x[len(L.FUNC):] for x in labels if x.startswith(L.FUNC)}
+        return [self.by_key[k] for k in sorted(keys) if k in self.by_key]
 
     def lookup(self, fn: Function, name: str) -> frozenset[str]:
         cur: Function | None = fn
@@ -415,7 +421,7 @@ class _Walker:
         if isinstance(node, ast.Constant):
             return L.string_labels(node.value) if isinstance(node.value, str) else EMPTY
         if isinstance(node, ast.Name):
-            return self.flow.lookup(self.fn, node.id)
+            return self.flow.lookup(self.fn, node.id) | self.function_value(node.id)
         if isinstance(node, ast.Attribute):
             base = self.label(node.value)
             out = base | frozenset(self.flow.attrs.get(node.attr, ())) | self.flow.attr_stores[id(self.fn)].get(node.attr, EMPTY)
@@ -503,6 +509,12 @@ class _Walker:
         name = _call_name(node)
         qual = self.program.qualified(func, self.fn) or name
         callees, kind = self.resolve(node, name)
+        held: frozenset[str] | None = None  # labels of the function value called (None: a call by name)
+        if kind in ("instance", "external"):  # a variable, slot or container holding a nested function: call it
+            value = self.called_value(func)
+            closures = self.flow.function_values(value)
+            if closures:
+                callees, kind, held = closures, "func", value
         if kind in ("instance", "external") and isinstance(func, ast.Name):
             alias = self._function_alias(func.id)  # `log_ = math.log; log_(p)`
             if alias:
@@ -514,7 +526,7 @@ class _Walker:
                 self.pending.append(CallItem(node, [body], {}, self.no_grad))
 
         if kind in ("func", "method"):
-            out = self.program_call(node, callees, arg_labels, kw_labels, receiver, method=(kind == "method"))
+            out = self.program_call(node, callees, arg_labels, kw_labels, receiver, method=(kind == "method"), held=held)
             if self.emit:
                 self.emit_events(node, name, qual, receiver, arg_labels, all_args, out)
             return out
@@ -589,11 +601,13 @@ class _Walker:
         return any(u.module == module for u in self.program.units)
 
     def program_call(self, node: ast.Call, callees: list[Function], arg_labels: list[frozenset[str]],
-                     kw_labels: dict[str | None, frozenset[str]], receiver: frozenset[str], method: bool) -> frozenset[str]:
+                     kw_labels: dict[str | None, frozenset[str]], receiver: frozenset[str], method: bool,
+                     held: frozenset[str] | None = None) -> frozenset[str]:
+        """Inline summaries of `callees`; `held`: the labels of the function value called (None: called by name)."""
         out: set[str] = set()
         for callee in callees:
             self.flow.depends(self.fn, callee)
-            mapping = self.bind_args(callee, arg_labels, kw_labels, receiver, method)
+            mapping = {**self.captured(callee, held), **self.bind_args(callee, arg_labels, kw_labels, receiver, method)}
             out |= substitute(self.flow.returns[id(callee)], mapping)
             if callee.cls in self.flow.module_classes and callee.name != "__init__":
                 out.add(L.MODEL)
@@ -605,6 +619,56 @@ class _Walker:
             if self.emit:
                 self.pending.append(CallItem(node, [callee], mapping, self.no_grad))
         return frozenset(out)
+
+    def called_value(self, func: ast.expr) -> frozenset[str]:
+        """Labels of what a call calls when it is not a program name: a variable (`window(i)`), an attribute
+        slot (`self.window(i)`: what was stored under that name) or a container element (`fns["w"](i)`)."""
+        if isinstance(func, ast.Name):
+            return self.flow.lookup(self.fn, func.id)
+        if isinstance(func, ast.Attribute):
+            return frozenset(self.flow.attrs.get(func.attr, ()))
+        if isinstance(func, ast.Subscript):
+            return self.label(func.value)
+        return EMPTY
+
+    def function_value(self, name: str) -> frozenset[str]:
+        """A nested function named as a value (`return window`, `fns = {"w": window}`): its FN label, and
+        what the enclosing names it reads hold here, so a call of the value elsewhere sees both."""
+        fn = self.locals.get(name)
+        if fn is None:
+            return EMPTY
+        out = {L.FUNC + fn.key}
+        for captured, labels in self.closure_env(fn).items():
+            out |= L.capture(fn.key, captured, labels)
+        return frozenset(out)
+
+    def closure_env(self, fn: Function) -> dict[str, frozenset[str]]:
+        """The enclosing functions' parameters a nested function may read, with what they hold in its scope.
+        Its return summary keeps them symbolic (`P:h`), as it does its own parameters."""
+        self.flow.depends(self.fn, fn.parent)
+        env: dict[str, frozenset[str]] = {}
+        scope = fn.parent
+        while scope is not None:
+            for p in scope.params:
+                if p not in fn.params and p not in env:
+                    env[p] = self.flow.lookup(fn.parent, p)
+            scope = scope.parent
+        return env
+
+    def captured(self, callee: Function, held: frozenset[str] | None) -> dict[str, frozenset[str]]:
+        """Bindings of the enclosing names a nested function reads: carried by the function value called
+        (`held`), or, for a call by name within its defining scope, read from that scope."""
+        if callee.parent is None or callee.cls is not None:  # a method's enclosing scope is not modelled
+            return {}
+        if held is None:
+            return self.closure_env(callee)
+        env: dict[str, set[str]] = {}
+        for x in held:
+            if x.startswith(L.CAPTURE):
+                key, name, label = L.split_capture(x)
+                if key == callee.key:
+                    env.setdefault(name, set()).add(label)
+        return {name: frozenset(labels) for name, labels in env.items()}
 
     def bind_args(self, callee: Function, arg_labels: list[frozenset[str]], kw_labels: dict[str | None, frozenset[str]],
                   receiver: frozenset[str], method: bool) -> dict[str, frozenset[str]]:

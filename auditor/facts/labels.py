@@ -29,6 +29,8 @@ TREAD_PARAM = "TRP:"  # prefix: a table read keyed by a parameter ("TRP:y|file:l
 TBL = "TBL:"  # prefix: probability mass read from a count table written with validation data
 NORMED = "NORMED:"  # prefix: that table's values went through a full-vocabulary normalization
 TBLIDX = "TBLIDX"  # a table-derived token id used only to select from the model's distribution (a hint)
+FUNC = "FN:"  # prefix: a nested function used as a value ("FN:<function key>"), calling the value calls it
+CAPTURE = "CAP:"  # prefix: "CAP:<function key>|<name>|<label>": a label of a name that function value closes over
 
 DATA = (VAL, TRAIN)
 
@@ -94,9 +96,9 @@ def size_of(labels: frozenset[str]) -> frozenset[str]:
 
 def substitute(labels: frozenset[str], mapping: dict[str, frozenset[str]]) -> frozenset[str]:
     """Replace parameter labels by the labels of the arguments bound to them (unbound ones vanish)."""
-    if not any(is_param(label) or label.startswith((SIZE, TREAD_PARAM)) for label in labels):
+    if not any(is_param(label) or label.startswith((SIZE, TREAD_PARAM, CAPTURE)) for label in labels):
         return labels
-    out = {label for label in labels if not is_param(label) and not label.startswith((SIZE, TREAD_PARAM))}
+    out = {label for label in labels if not is_param(label) and not label.startswith((SIZE, TREAD_PARAM, CAPTURE))}
     for label in labels:
         if is_param(label):
             out |= mapping.get(label[len(PARAM):], frozenset())
@@ -108,12 +110,36 @@ def substitute(labels: frozenset[str], mapping: dict[str, frozenset[str]]) -> fr
             if TGT in bound:
                 out.add(TREAD + site)
             out |= {f"{TREAD_PARAM}{b[len(PARAM):]}|{site}" for b in bound if is_param(b)}
+        elif label.startswith(CAPTURE):
+            key, name, inner = split_capture(label)
+            out |= capture(key, name, substitute(frozenset({inner}), mapping))
     return frozenset(out)
+
+
+def capture(key: str, name: str, labels: frozenset[str]) -> frozenset[str]:
+    """The labels of `name`, closed over by the function value `key`, carried along with that value.
+
+    One level only: a captured value that is itself a function value loses what it captured (so labels
+    stay finite however closures are passed around)."""
+    return frozenset(f"{CAPTURE}{key}|{name}|{x}" for x in labels if not x.startswith((FUNC, CAPTURE)))
+
+
+def split_capture(label: str) -> tuple[str, str, str]:
+    """"CAP:<key>|<name>|<label>" -> (key, name, label); keys and names hold no "|", the label may."""
+    key, _, rest = label[len(CAPTURE):].partition("|")
+    name, _, inner = rest.partition("|")
+    return key, name, inner
 
 
 def concrete(labels: frozenset[str]) -> frozenset[str]:
     """Labels that mean the same in every function (no parameter, loop or target-position labels)."""
-    return frozenset(label for label in labels if not is_param(label) and not label.startswith((LOOP, SIZE)) and label not in (TGT, LOCAL))
+    return frozenset(label for label in labels if _is_concrete(label))
+
+
+def _is_concrete(label: str) -> bool:
+    if label.startswith(CAPTURE):
+        return _is_concrete(split_capture(label)[2])
+    return not is_param(label) and not label.startswith((LOOP, SIZE)) and label not in (TGT, LOCAL)
 
 
 def table_mass(labels: frozenset[str]) -> set[str]:

@@ -91,48 +91,92 @@ class _Builder:
 
     def walk(self, items: list[Item], mapping: dict[str, frozenset[str]], loops: tuple[LoopRef, ...],
              guards: tuple[Guard, ...], calls: tuple[tuple[Function, int], ...], no_grad: bool, stack: tuple[int, ...]) -> None:
-        for item in items:
-            self.visited += 1
-            if len(self.trace.events) >= MAX_EVENTS or self.visited > MAX_ITEMS:
-                self.trace.truncated = True
+        """Append the events of `items` to the trace, inlining calls, loops and branches.
+
+        A branch that ends the list is continued in this loop instead of by recursion (its else side, or
+        its body when it has none, takes the list's place): an elif chain nests one branch per condition
+        and a run of `if not ok: return` guards one per guard, and inlined calls multiply that depth."""
+        while items:
+            *head, last = items
+            for item in head:
+                if not self.visit(item, mapping, loops, guards, calls, no_grad, stack):
+                    return
+            if not isinstance(last, BranchItem):
+                self.visit(last, mapping, loops, guards, calls, no_grad, stack)
                 return
-            if isinstance(item, Event):
-                active = self.base_active and all(g.truth is not False for g in guards)
-                self.trace.events.append(TraceEvent(
-                    len(self.trace.events), item, substitute(item.labels, mapping), loops, guards, calls,
-                    no_grad or item.no_grad, active, self.root, mapping))
-            elif isinstance(item, CallItem):
-                for callee in item.callees:
-                    if id(callee) in stack or len(stack) >= MAX_DEPTH or not self.flow_has_events(callee):
-                        self.trace.reached.add(id(callee))
-                        continue
-                    self.trace.reached.add(id(callee))
-                    inner = {p: substitute(v, mapping) for p, v in item.mapping.items()}
-                    if callee.parent is not None and id(callee.parent) in stack:
-                        inner = {**mapping, **inner}  # a closure sees its enclosing call's parameters
-                    self.walk(self.flow.items[id(callee)], inner, loops, guards,
-                              calls + ((item_fn(item, stack, self.flow), getattr(item.node, "lineno", 0)),),
-                              no_grad or item.no_grad, stack + (id(callee),))
-            elif isinstance(item, LoopItem):
-                self.next_loop += 1
-                iter_labels = substitute(item.iter_labels, mapping)
-                if "BYTES" in substitute(item.walked, mapping):
-                    iter_labels = iter_labels | {"BYTES"}  # the loop walks a byte sequence
-                kind = "data" if item.kind == "data" or iter_labels & {"VAL", "TRAIN", "VALN"} else item.kind
-                ref = LoopRef(self.next_loop, kind, item.fn, getattr(item.node, "lineno", 0), iter_labels)
-                start = len(self.trace.events)
-                self.walk(item.items, mapping, loops + (ref,), guards, calls, no_grad, stack)
-                self.trace.loop_spans[ref.id] = (start, len(self.trace.events) - 1)
-            elif isinstance(item, BranchItem):
-                line = getattr(item.node, "lineno", 0)
-                self.walk(item.body, mapping, loops, guards + (Guard(item, False, item.truth, item.fn.unit.file, line),), calls, no_grad, stack)
-                if item.orelse:
-                    negated = None if item.truth is None else not item.truth
-                    self.walk(item.orelse, mapping, loops, guards + (Guard(item, True, negated, item.fn.unit.file, line),),
-                              calls, no_grad, stack)
+            if not self.admit():
+                return
+            if last.orelse:
+                self.walk(last.body, mapping, loops, guards + (_guard(last, False),), calls, no_grad, stack)
+                items, guards = last.orelse, guards + (_guard(last, True),)
+            else:
+                items, guards = last.body, guards + (_guard(last, False),)
+
+    def admit(self) -> bool:
+        """Count one more item visited; False (and the trace marked truncated) once over the bounds."""
+        self.visited += 1
+        if len(self.trace.events) >= MAX_EVENTS or self.visited > MAX_ITEMS:
+            self.trace.truncated = True
+            return False
+        return True
+
+    def visit(self, item: Item, mapping: dict[str, frozenset[str]], loops: tuple[LoopRef, ...],
+              guards: tuple[Guard, ...], calls: tuple[tuple[Function, int], ...], no_grad: bool, stack: tuple[int, ...]) -> bool:
+        """Trace one item; False when the trace is full (the walk stops)."""
+        if not self.admit():
+            return False
+        if isinstance(item, Event):
+            active = self.base_active and all(g.truth is not False for g in guards)
+            self.trace.events.append(TraceEvent(
+                len(self.trace.events), item, substitute(item.labels, mapping), loops, guards, calls,
+                no_grad or item.no_grad, active, self.root, mapping))
+        elif isinstance(item, CallItem):
+            self.inline(item, mapping, loops, guards, calls, no_grad, stack)
+        elif isinstance(item, LoopItem):
+            self.loop(item, mapping, loops, guards, calls, no_grad, stack)
+        elif isinstance(item, BranchItem):
+            self.walk(item.body, mapping, loops, guards + (_guard(item, False),), calls, no_grad, stack)
+            if item.orelse:
+                self.walk(item.orelse, mapping, loops, guards + (_guard(item, True),), calls, no_grad, stack)
+        return True
+
+    def inline(self, item: CallItem, mapping: dict[str, frozenset[str]], loops: tuple[LoopRef, ...],
+               guards: tuple[Guard, ...], calls: tuple[tuple[Function, int], ...], no_grad: bool, stack: tuple[int, ...]) -> None:
+        """Walk each callee's items at the call site, its parameters bound to the caller's argument labels."""
+        for callee in item.callees:
+            self.trace.reached.add(id(callee))
+            if id(callee) in stack or len(stack) >= MAX_DEPTH or not self.flow_has_events(callee):
+                continue
+            inner = {p: substitute(v, mapping) for p, v in item.mapping.items()}
+            if callee.parent is not None and id(callee.parent) in stack:
+                inner = {**mapping, **inner}  # a closure sees its enclosing call's parameters
+            self.walk(self.flow.items[id(callee)], inner, loops, guards,
+                      calls + ((item_fn(item, stack, self.flow), getattr(item.node, "lineno", 0)),),
+                      no_grad or item.no_grad, stack + (id(callee),))
+
+    def loop(self, item: LoopItem, mapping: dict[str, frozenset[str]], loops: tuple[LoopRef, ...],
+             guards: tuple[Guard, ...], calls: tuple[tuple[Function, int], ...], no_grad: bool, stack: tuple[int, ...]) -> None:
+        """One dynamic instance of a loop: its kind at this call site, and the span of events it encloses."""
+        self.next_loop += 1
+        iter_labels = substitute(item.iter_labels, mapping)
+        if "BYTES" in substitute(item.walked, mapping):
+            iter_labels = iter_labels | {"BYTES"}  # the loop walks a byte sequence
+        kind = "data" if item.kind == "data" or iter_labels & {"VAL", "TRAIN", "VALN"} else item.kind
+        ref = LoopRef(self.next_loop, kind, item.fn, getattr(item.node, "lineno", 0), iter_labels)
+        start = len(self.trace.events)
+        self.walk(item.items, mapping, loops + (ref,), guards, calls, no_grad, stack)
+        self.trace.loop_spans[ref.id] = (start, len(self.trace.events) - 1)
 
     def flow_has_events(self, fn: Function) -> bool:
         return self.flow.has_events.get(id(fn), False)
+
+
+def _guard(branch: BranchItem, negated: bool) -> Guard:
+    """The guard on the body (`negated` False) or the else side of a branch."""
+    truth = branch.truth
+    if negated and truth is not None:
+        truth = not truth
+    return Guard(branch, negated, truth, branch.fn.unit.file, getattr(branch.node, "lineno", 0))
 
 
 def item_fn(item: CallItem, stack: tuple[int, ...], flow: Flow) -> Function:

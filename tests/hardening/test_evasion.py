@@ -16,11 +16,7 @@ from auditor.source import load
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "code"
 EVASION = sorted((FIXTURES / "evasion").glob("*.py"))
-BELOW_FLOOR = {
-    "closure_laundering.py": "auditor/facts/flow.py: a nested function returned by a factory and called through the "
-                             "variable it was bound to (`window, n = window_source(h); window(i)`) is summarized as a "
-                             "model call, so the validation tokens it closes over do not reach the fine-tune's loss",
-}
+BELOW_FLOOR: dict[str, str] = {}  # fixture name -> what the engine lacks (a strict xfail)
 
 
 def _params() -> list:
@@ -48,3 +44,97 @@ def test_dynamic_code_check_is_quiet_on_every_other_fixture() -> None:
         found = DynamicCode().detect(SimpleNamespace(submission=sub))
         noisy += [f"{entry.relative_to(FIXTURES)}: {d.message}" for d in found]
     assert not noisy, noisy
+
+
+_CLOSURE_TEMPLATE = '''
+import glob
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def load_tokens(pattern):
+    return torch.from_numpy(np.concatenate([np.fromfile(f, dtype="<u2") for f in sorted(glob.glob(pattern))]).astype(np.int64))
+
+
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(1024, 64)
+
+    def forward(self, x, y):
+        return F.cross_entropy((self.emb(x) @ self.emb.weight.t()).flatten(0, 1), y.flatten())
+
+
+def factory(tokens, seq_len):
+    def window(i):
+        chunk = tokens[i * seq_len : (i + 1) * seq_len + 1]
+        return chunk[:-1][None], chunk[1:][None]
+
+    return {RETURNED}
+
+
+class Slots:
+    pass
+
+
+def train(model, opt):
+    train_tokens = load_tokens("./data/fineweb_train_*.bin")
+    for i in range(1000):
+        model(train_tokens[i * 64 : (i + 1) * 64][None], train_tokens[i * 64 + 1 : (i + 1) * 64 + 1][None]).backward()
+        opt.step()
+
+
+def adapt(model, opt):
+    tokens = load_tokens("./data/fineweb_{SPLIT}_*.bin")
+    {BIND}
+    for i in range(100):
+        x, y = {CALL}
+        model(x, y).backward()
+        opt.step()
+
+
+@torch.no_grad()
+def evaluate(model):
+    val = load_tokens("./data/fineweb_val_*.bin")
+    total = 0.0
+    for i in range(100):
+        total += model(val[i * 64 : (i + 1) * 64][None], val[i * 64 + 1 : (i + 1) * 64 + 1][None]).item()
+    return total
+
+
+def main():
+    model = LM()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    train(model, opt)
+    adapt(model, opt)
+    print(evaluate(model))
+
+
+main()
+'''
+_CLOSURE_SHAPES = {  # how the closure leaves the factory and how the caller reaches it again
+    "bare": ("window", "window = factory(tokens, 64)", "window(i)"),
+    "tuple": ("window, seq_len", "window, n = factory(tokens, 64)", "window(i)"),
+    "dict": ('{"window": window}', "fns = factory(tokens, 64)", 'fns["window"](i)'),
+    "attribute": ("window", "slots = Slots()\n    slots.window = factory(tokens, 64)", "slots.window(i)"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_CLOSURE_SHAPES))
+@pytest.mark.parametrize("split", ["val", "train"])
+def test_closure_over_a_factory_parameter_carries_its_data(shape: str, split: str, tmp_path: Path) -> None:
+    """The tokens a returned closure reads arrive as the factory's parameter: the call site of the factory
+    binds them, the call of the closure yields them. Validation tokens make it a pre-quant TTT; training
+    tokens (the same code) a clean training loop."""
+    returned, bind, call = _CLOSURE_SHAPES[shape]
+    path = tmp_path / "train_gpt.py"
+    path.write_text(_CLOSURE_TEMPLATE.replace("{RETURNED}", returned).replace("{BIND}", bind)
+                    .replace("{CALL}", call).replace("{SPLIT}", split))
+    result = audit_path(path, verify=False)
+    active = {t.id for t in result.techniques if t.active}
+    if split == "val":
+        assert "prequant_ttt" in active and result.verdict == "VIOLATION", [f.message for f in result.findings]
+    else:
+        assert not active and result.verdict == "CLEAN", [f.message for f in result.findings]
