@@ -24,10 +24,10 @@ from typing import BinaryIO
 from reports.model import Evidence
 
 from .newsyntax import downgrade
+from .syntax import children, walk
 from .unwrap import (
     DecodeBudget,
     Payload,
-    all_nodes,
     file_read_path,
     find_payloads,
     import_aliases,
@@ -178,7 +178,7 @@ def tree_shape(tree: ast.AST) -> tuple[int, int]:
         node, depth = stack.pop()
         count += 1
         deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        stack.extend((child, depth + 1) for child in children(node))
     return count, deepest
 
 
@@ -423,7 +423,7 @@ class _Loader:
     def _follow_local_code(self, unit: Unit) -> None:
         """Imports of folder modules, `exec(open(f).read())`, `runpy.run_path(f)`, `importlib.import_module(m)`."""
         aliases = import_aliases(unit.tree)
-        for node in all_nodes(unit.tree):
+        for node in walk(unit.tree):
             if not isinstance(node, (ast.Import, ast.ImportFrom, ast.Call)):
                 continue
             for name in self._local_modules(node):

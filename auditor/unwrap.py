@@ -19,6 +19,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .syntax import walk
+
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # per payload, after every decompression step
 MAX_TOTAL_DECODED_BYTES = 4 * MAX_DECODED_BYTES  # decoder output for a whole submission (`DecodeBudget`)
 MAX_DEPTH = 6  # nested exec(decompress(...)) inside decoded code
@@ -156,29 +158,20 @@ class Payload:
     chain: tuple[str, ...]  # decoders applied, outermost last ("base64.b85decode", "lzma.decompress")
 
 
-def all_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node of a parsed tree, walked once and kept on the tree (parsed trees are never mutated)."""
-    cached = getattr(tree, "_pgolf_nodes", None)
-    if cached is None:
-        cached = list(ast.walk(tree))
-        tree._pgolf_nodes = cached  # type: ignore[attr-defined]
-    return cached
-
-
 def import_aliases(tree: ast.Module) -> dict[str, str]:
     """Local name -> qualified name for every import in the module (`import lzma as L` -> L: lzma)."""
     cached = getattr(tree, "_pgolf_aliases", None)
     if cached is not None:
         return cached
     aliases: dict[str, str] = {}
-    for node in all_nodes(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for a in node.names:
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
-    for node in all_nodes(tree):  # imports written as calls: `optim = __import__("torch.optim", fromlist=["SGD"])`
+    for node in walk(tree):  # imports written as calls: `optim = __import__("torch.optim", fromlist=["SGD"])`
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                 and isinstance(node.value, ast.Call):
             module = _imported_by_call(node.value, aliases)
@@ -385,7 +378,7 @@ def find_payloads(tree: ast.Module, budget: DecodeBudget | None = None) -> list[
     aliases = import_aliases(tree)
     payloads: list[Payload] = []
     evaluator = _Evaluator(tree, aliases, budget)
-    for node in all_nodes(tree):
+    for node in walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval")):
             continue
         if not node.args or _is_file_read(node.args[0]):

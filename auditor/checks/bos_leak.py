@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 
+from ..syntax import walk
 from . import Check, Detection
 
 
@@ -58,10 +59,10 @@ def _is_shift(node: ast.AST) -> bool:
 def _shift_sites(fn: ast.AST) -> list[ast.AST]:
     """Arithmetic that mixes a shifted tensor into the current positions, directly or through a
     variable holding the shifted values (`prev = cat([zeros, x[:, :-1]])`; `(1 - g) * x + g * prev`)."""
-    shifted_vars = {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign) and any(_is_shift(c) for c in ast.walk(n.value))
+    shifted_vars = {t.id for n in walk(fn) if isinstance(n, ast.Assign) and any(_is_shift(c) for c in walk(n.value))
                     for t in n.targets if isinstance(t, ast.Name)}
     sites = []
-    for node in ast.walk(fn):
+    for node in walk(fn):
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult, ast.Sub)):
             operands = [node.left, node.right] + [s for side in (node.left, node.right) if isinstance(side, ast.BinOp) for s in (side.left, side.right)]
             if any(_is_shift(o) or (isinstance(o, ast.Name) and o.id in shifted_vars) for o in operands):
@@ -70,7 +71,7 @@ def _shift_sites(fn: ast.AST) -> list[ast.AST]:
 
 
 def _has_id_mask(fn: ast.AST) -> bool:
-    for node in ast.walk(fn):
+    for node in walk(fn):
         if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq)) for op in node.ops):
             return True
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("masked_fill", "masked_fill_"):
@@ -83,12 +84,12 @@ _HASHING = ("bitwise_xor", "bitwise_and", "remainder", "fmod", "long", "int")
 
 def _is_index_math(node: ast.AST, fn: ast.AST) -> bool:
     """Shifts of integer ids feeding a hash (BigramHash): XOR / modulo / integer casts in the same statement."""
-    for stmt in ast.walk(fn):
+    for stmt in walk(fn):
         if isinstance(stmt, ast.stmt) and not isinstance(stmt, (ast.FunctionDef, ast.If, ast.For, ast.While, ast.With)) \
-                and any(n is node for n in ast.walk(stmt)):
+                and any(n is node for n in walk(stmt)):
             return any(isinstance(n, ast.BinOp) and isinstance(n.op, (ast.BitXor, ast.Mod, ast.BitAnd, ast.LShift)) or
                        isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", "")) in _HASHING
-                       for n in ast.walk(stmt))
+                       for n in walk(stmt))
     return False
 
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 import ast
 import re
 
+from ..syntax import walk
 from . import Check, Detection
 
 _SPACE = "\u2581"
 
 
 def _strings(node: ast.AST) -> set[str]:
-    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return {n.value for n in walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
 def _source(fn) -> str:
@@ -42,7 +43,7 @@ def _source(fn) -> str:
 
 
 def _calls(node: ast.AST) -> set[str]:
-    return {getattr(n.func, "attr", getattr(n.func, "id", "")) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return {getattr(n.func, "attr", getattr(n.func, "id", "")) for n in walk(node) if isinstance(n, ast.Call)}
 
 
 class BpbAccounting(Check):
@@ -68,17 +69,17 @@ class BpbAccounting(Check):
     @staticmethod
     def _lut_problem(node: ast.AST, calls: set[str]) -> tuple[int, str] | None:
         strips = False
-        for n in ast.walk(node):
+        for n in walk(node):
             if isinstance(n, ast.Call) and getattr(n.func, "attr", "") in ("lstrip", "replace", "removeprefix", "strip") and _SPACE in _strings(n):
                 strips = True
             if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice) and isinstance(n.slice.lower, ast.Constant) and n.slice.lower.value == 1:
                 strips = True
-        encodes = [n for n in ast.walk(node) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "len"
-                   and any(isinstance(a, ast.Call) and getattr(a.func, "attr", "") == "encode" for a in ast.walk(n))]
+        encodes = [n for n in walk(node) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "len"
+                   and any(isinstance(a, ast.Call) and getattr(a.func, "attr", "") == "encode" for a in walk(n))]
         if encodes and not strips and _SPACE in _strings(node):
             return encodes[0].lineno, "counts the leading '▁' inside a piece's bytes while also tracking a separate leading-space byte"
         if {"is_control", "is_unknown"} <= calls and "is_unused" not in calls:
-            line = next(n.lineno for n in ast.walk(node) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "is_control")
+            line = next(n.lineno for n in walk(node) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "is_control")
             return line, "the boundary predicate omits unused ids (`is_unused`), which then count bytes"
         return None
 
@@ -87,7 +88,7 @@ class BpbAccounting(Check):
         for fn in facts.program.functions:
             if fn.name == "<module>" or "byte" not in _source(fn).lower():
                 continue
-            for n in ast.walk(fn.node):
+            for n in walk(fn.node):
                 if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) and re.search(r"byte", ast.unparse(n.right), re.I):
                     value = facts.evaluator.eval(n.right, fn)
                     if isinstance(value, float) and 1.0 < value < 10.0:

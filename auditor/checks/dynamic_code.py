@@ -35,7 +35,8 @@ import ast
 
 from reports.model import Evidence
 
-from ..unwrap import all_nodes, dotted_name, file_read_path, import_aliases
+from ..syntax import walk
+from ..unwrap import dotted_name, file_read_path, import_aliases
 from . import Check, Detection
 
 # Methods the data flow recognizes by name: reaching one through getattr hides an update.
@@ -57,7 +58,7 @@ class DynamicCode(Check):
         sub = facts.submission
         loaded_sites = {u.run_at for u in sub.units if u.run_at is not None}
         loaded_files = {u.file for u in sub.units}
-        functions = {n.name for u in sub.units for n in all_nodes(u.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        functions = {n.name for u in sub.units for n in walk(u.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         out: list[Detection] = []
         for index, unit in enumerate(sub.units):
             found = _Finder(unit.tree, index, loaded_sites, loaded_files, functions).run()
@@ -81,18 +82,18 @@ class _Finder:
         self.loaded_sites = loaded_sites
         self.loaded_files = loaded_files
         self.functions = functions  # names of functions the submission defines
-        self.tables = {t.id for n in all_nodes(tree) if isinstance(n, ast.Assign) and self.holds_functions(n.value)
+        self.tables = {t.id for n in walk(tree) if isinstance(n, ast.Assign) and self.holds_functions(n.value)
                        for t in n.targets if isinstance(t, ast.Name)}
         self.aliases = import_aliases(tree)
         self.constants: dict[str, ast.expr] = {}
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 self.constants[stmt.targets[0].id] = stmt.value
-        self.called: set[str] = {n.func.id for n in all_nodes(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        self.called: set[str] = {n.func.id for n in walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         self.found: dict[tuple[int, str], None] = {}
 
     def run(self) -> list[tuple[int, str]]:
-        for node in all_nodes(self.tree):
+        for node in walk(self.tree):
             if isinstance(node, ast.Call):
                 self.call(node)
             elif isinstance(node, ast.Assign):

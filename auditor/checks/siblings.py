@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..facts import labels as L
 from ..source import InputError, Submission, parse_python, read_python
+from ..syntax import walk
 
 _WRITERS = {"save", "tofile", "savez", "savez_compressed", "write", "write_bytes", "dump", "open"}
 
@@ -33,12 +34,12 @@ def _val_written_files(path: Path) -> frozenset[str]:
         tree = parse_python(read_python(path, path.name), path.name)
     except InputError:
         return frozenset()
-    literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    literals = {n.value for n in walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     reads_val = any(L.string_labels(s) == {L.VAL} for s in literals)
     writes = any(isinstance(n, ast.Call) and (getattr(n.func, "attr", None) or getattr(n.func, "id", None)) in _WRITERS
                  and any(isinstance(k, ast.Constant) and k.value in ("wb", "w") for k in n.args[1:2]) or
                  isinstance(n, ast.Call) and getattr(n.func, "attr", None) in ("tofile", "save", "savez", "write_bytes")
-                 for n in ast.walk(tree))
+                 for n in walk(tree))
     if not (reads_val and writes):
         return frozenset()
     return frozenset(s.rsplit("/", 1)[-1] for s in literals if any(x.startswith(L.FILE) for x in L.string_labels(s)))

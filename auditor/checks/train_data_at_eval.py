@@ -29,6 +29,7 @@ import re
 
 from ..facts import L
 from ..facts.values import UNKNOWN
+from ..syntax import walk
 from . import Check, Detection, evidence_of
 
 _BUDGET = re.compile(r"wall|clock|budget|deadline|cap|limit|max_.*(ms|sec|time)", re.I)
@@ -53,7 +54,7 @@ def timed_reserve(facts):
 def _reserve_in(facts, fn):
     """`cap_ms -= reserve` or `effective = cap_ms - reserve`: a time budget (a name, not a clock reading)
     reduced by a positive (or configurable) amount."""
-    for node in ast.walk(fn.node):
+    for node in walk(fn.node):
         pair = None
         if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub):
             pair = (node.target, node.value)

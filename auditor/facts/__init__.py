@@ -15,6 +15,7 @@ from functools import cached_property
 from reports.model import Evidence
 
 from ..source import Submission
+from ..syntax import children, walk
 from . import labels as L
 from .flow import Flow
 from .program import Program, build_program
@@ -95,11 +96,11 @@ class Facts:
         """(names assigned from `state_dict()` with their lines, `load_state_dict` calls with the names they read)."""
         cache = self.__dict__.setdefault("_snapshot_cache", {})
         if id(fn) not in cache:
-            snapshots = [(t.id, n.lineno) for n in ast.walk(fn.node) if isinstance(n, ast.Assign)
-                         and any(isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "state_dict" for c in ast.walk(n.value))
+            snapshots = [(t.id, n.lineno) for n in walk(fn.node) if isinstance(n, ast.Assign)
+                         and any(isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "state_dict" for c in walk(n.value))
                          for t in n.targets if isinstance(t, ast.Name)]
-            loads = [(n.lineno, {a.id for a in ast.walk(n.args[0]) if isinstance(a, ast.Name)})
-                     for n in ast.walk(fn.node) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "load_state_dict" and n.args]
+            loads = [(n.lineno, {a.id for a in walk(n.args[0]) if isinstance(a, ast.Name)})
+                     for n in walk(fn.node) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "load_state_dict" and n.args]
             cache[id(fn)] = (snapshots, loads)
         return cache[id(fn)]
 
@@ -168,7 +169,7 @@ class Facts:
                 out.append(L.substitute(self.flow.lookup(ev.fn, n.id), ev.mapping))
             elif isinstance(n, ast.Attribute):
                 out.append(frozenset(self.flow.attrs.get(n.attr, set())))
-            stack.extend(ast.iter_child_nodes(n))
+            stack.extend(children(n))
         return out
 
     @cached_property
@@ -184,10 +185,10 @@ class Facts:
         """Line of the first assignment inside `loop` (in `ev`'s function) reading a variable that carries
         `label` (and not `without`: a source of that data, not a variable it was merged into); assignments
         from calls named in `skip_calls` (evaluations) are passed over."""
-        loop_node = next((n for n in ast.walk(loop.fn.node) if isinstance(n, (ast.For, ast.While)) and n.lineno == loop.line), None)
+        loop_node = next((n for n in walk(loop.fn.node) if isinstance(n, (ast.For, ast.While)) and n.lineno == loop.line), None)
         if loop_node is None or loop.fn is not ev.fn:
             return None
-        lines = [n.lineno for n in ast.walk(loop_node) if isinstance(n, (ast.Assign, ast.AugAssign))
+        lines = [n.lineno for n in walk(loop_node) if isinstance(n, (ast.Assign, ast.AugAssign))
                  and not (isinstance(n.value, ast.Call) and getattr(n.value.func, "attr", getattr(n.value.func, "id", "")) in skip_calls)
                  and any(label in labels and without not in labels for labels in self.sources_at(ev, n.value))]
         return min(lines, default=None)
@@ -195,8 +196,8 @@ class Facts:
     def switched_off(self, fn, node: ast.AST) -> bool:
         """Whether `node` sits in a branch of `fn` that the environment never takes (`if FLAG:` false)."""
         parents: dict[int, ast.AST] = {}
-        for parent in ast.walk(fn.node):
-            for child in ast.iter_child_nodes(parent):
+        for parent in walk(fn.node):
+            for child in children(parent):
                 parents[id(child)] = parent
         child, cur = node, parents.get(id(node))
         while cur is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from ..syntax import walk
 from . import labels as L
 from .trace import LoopRef, TraceEvent
 
@@ -140,13 +141,13 @@ def slot_mask(facts, adaptation: Adaptation) -> str:
 def _slices(fn, expr: ast.AST) -> list[ast.Slice]:
     """Slices in an expression and in the assignments of the names it uses (two levels back)."""
     exprs: list[ast.AST] = [expr]
-    names = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    names = {n.id for n in walk(expr) if isinstance(n, ast.Name)}
     for _ in range(2):
-        for node in ast.walk(fn.node):
+        for node in walk(fn.node):
             if isinstance(node, ast.Assign) and any(_target_base(t) in names for t in node.targets):
                 exprs.extend([node.value, *node.targets])
-                names |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
-    return [n for e in exprs for n in ast.walk(e) if isinstance(n, ast.Slice)]
+                names |= {n.id for n in walk(node.value) if isinstance(n, ast.Name)}
+    return [n for e in exprs for n in walk(e) if isinstance(n, ast.Slice)]
 
 
 def _target_base(node: ast.AST) -> str | None:

@@ -14,6 +14,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Union
 
+from ..syntax import children, walk
 from . import labels as L
 from .labels import substitute
 from .program import MODULE_BODY, Function, Program, class_statements, local_functions
@@ -337,7 +338,7 @@ class _Walker:
                         self.flow.add_table(_table_name(target.value))
                 self.accumulation(stmt, target, value, stmt.value)
                 if self.emit and (_refers_to(stmt.value, target) or any(
-                        isinstance(n, ast.Call) and _call_name(n) == "get" for n in ast.walk(stmt.value))):
+                        isinstance(n, ast.Call) and _call_name(n) == "get" for n in walk(stmt.value))):
                     self.gram(stmt, stmt.value)
             self.table_write(stmt, stmt.targets, stmt.value, augmented=False)
         elif isinstance(stmt, ast.AugAssign):
@@ -360,7 +361,7 @@ class _Walker:
             value = self.label(stmt.value)
             self.flow.add_return(self.fn, value)
             if self.emit and L.LOSS in value and _contains_reduction(stmt.value) and not (
-                    {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]):
+                    {n.id for n in walk(stmt.value) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]):
                 self.score_event(stmt, ast.Name(id="<return>", ctx=ast.Load()), value, stmt.value)
         elif isinstance(stmt, ast.Expr):
             value = self.label(stmt.value)
@@ -369,7 +370,7 @@ class _Walker:
         elif isinstance(stmt, (ast.Nonlocal, ast.Global)):
             pass
         else:
-            for child in ast.iter_child_nodes(stmt):
+            for child in children(stmt):
                 if isinstance(child, ast.expr):
                     self.label(child)
 
@@ -462,7 +463,7 @@ class _Walker:
             self.bind(node.target, value)
             return value
         out: set[str] = set()
-        for child in ast.iter_child_nodes(node):
+        for child in children(node):
             if isinstance(child, (ast.expr, ast.comprehension, ast.keyword)):
                 out |= self.label(child.value if isinstance(child, ast.keyword) else child)
         if isinstance(node, ast.Compare):
@@ -813,7 +814,7 @@ class _Walker:
                 if L.LOSS not in value:
                     return  # `buf[i] = v` scores only what is already a loss here (not a caller's tensor)
             elif isinstance(target, ast.Name) and target.id in self.flow.returned[id(self.fn)] and _is_reduction(value_node) \
-                    and not {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]:
+                    and not {n.id for n in walk(value_node) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]:
                 pass  # `loss = nll.sum()` reported directly (not a ratio of running sums)
             elif not (isinstance(value_node, ast.BinOp) and isinstance(value_node.op, (ast.Add, ast.Sub)) and _refers_to(value_node, target)):
                 return
@@ -828,7 +829,7 @@ class _Walker:
                 return
         elif not (_param_like(value) and _root(target) in self.fn.params):
             return
-        names = {n.id for n in ast.walk(value_node) if isinstance(n, ast.Name)}
+        names = {n.id for n in walk(value_node) if isinstance(n, ast.Name)}
         from_bwd = bool(names & self.flow.bwd_vars[id(self.fn)])
         returned = _root(target) in self.flow.returned[id(self.fn)] or _root(target) in self.fn.params
         self.pending.append(Event("SCORE", self.fn, node, value, {"acc": _text(target), "from_bwd": from_bwd, "returned": returned}, self.no_grad))
@@ -858,7 +859,7 @@ class _Walker:
         if not (L.LOSS in a and L.LOSS in b and L.MODEL in a | b):
             return
         stored: list[frozenset[str]] = []
-        for n in ast.walk(stmt):
+        for n in walk(stmt):
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Tuple) \
                     and isinstance(n.value, ast.Tuple) and len(n.value.elts) == len(n.targets[0].elts):
                 stored.extend(self.label(v) for v in n.value.elts)
@@ -886,7 +887,7 @@ class _Walker:
         """`H += X.T @ X` (or matmul/mm/addmm of a matrix with its transpose): Hessian/Gram accumulation."""
         if not self.emit:
             return
-        for n in ast.walk(value_node):
+        for n in walk(value_node):
             pair = None
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult):
                 pair = (n.left, n.right)
@@ -906,7 +907,7 @@ def _root(node: ast.AST) -> str:
 
 def _returned_closure(program: Program, factory: Function) -> Function | None:
     """The nested function a factory returns (`def make(k): def hook(...): ...; return hook`)."""
-    for node in ast.walk(factory.node):
+    for node in walk(factory.node):
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
             for f in program.functions:
                 if f.parent is factory and f.name == node.value.id:
@@ -940,7 +941,7 @@ def _table_name(node: ast.AST) -> str | None:
 
 
 def _contains_reduction(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Call) and _call_name(n) in ("sum", "nansum", "fsum") for n in ast.walk(node))
+    return any(isinstance(n, ast.Call) and _call_name(n) in ("sum", "nansum", "fsum") for n in walk(node))
 
 
 def _is_reduction(node: ast.AST) -> bool:
@@ -954,11 +955,11 @@ def _returned_names(fn: Function) -> set[str]:
         return set()
     returned: set[str] = set()
     assigns: list[tuple[str, set[str]]] = []
-    for node in ast.walk(fn.node):
+    for node in walk(fn.node):
         if isinstance(node, ast.Return) and node.value is not None:
-            returned |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            returned |= {n.id for n in walk(node.value) if isinstance(n, ast.Name)}
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            assigns.append((node.targets[0].id, {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}))
+            assigns.append((node.targets[0].id, {n.id for n in walk(node.value) if isinstance(n, ast.Name)}))
     for _ in range(2):
         for target, sources in assigns:
             if target in returned:
@@ -984,7 +985,7 @@ def _augmented_names(fn: Function) -> set[str]:
     """Running sums of a function: names that are targets of `+=` / `-=`."""
     if isinstance(fn.node, ast.Module):
         return set()
-    return {n.target.id for n in ast.walk(fn.node) if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+    return {n.target.id for n in walk(fn.node) if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
 
 
 def _declarations(fn: Function) -> tuple[set[str], set[str]]:
@@ -1001,7 +1002,7 @@ def _declarations(fn: Function) -> tuple[set[str], set[str]]:
         elif isinstance(stmt, ast.Global):
             globals_.update(stmt.names)
         elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            stack.extend(c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt))
+            stack.extend(c for c in children(stmt) if isinstance(c, ast.stmt))
     return nonlocals, globals_
 
 
@@ -1024,7 +1025,7 @@ def _refers_to(expr: ast.AST, location: ast.AST) -> bool:
     if key is None:
         return False
     base = key[:-2] if key.endswith("[]") else key
-    for n in ast.walk(expr):
+    for n in walk(expr):
         k = _key(n) if isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) else None
         if k is not None and (k == key or k == base or k.startswith(base + "[")):
             return True
@@ -1108,7 +1109,7 @@ def _is_main_guard(test: ast.expr) -> bool:
 def _shell_network(node: ast.Call, qual: str) -> bool:
     if not (qual.startswith("subprocess.") or qual in ("os.system", "os.popen")):
         return False
-    for n in ast.walk(node):
+    for n in walk(node):
         if isinstance(n, ast.Constant) and isinstance(n.value, str) and L.NETWORK_COMMANDS.search(n.value):
             return True
     return False

@@ -13,6 +13,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
+from ..syntax import walk
 from .program import Function, Program, class_statements
 
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
@@ -102,7 +103,7 @@ class Evaluator:
         out: dict[str, str] = {}
         for attr, candidates in self.attributes.items():
             for expr, _ in candidates:
-                for node in ast.walk(expr):
+                for node in walk(expr):
                     found = self._env_call(node)
                     if found is not None:
                         out.setdefault(attr, found[0])
@@ -144,7 +145,7 @@ class Evaluator:
                 if self.truth(node.test, fn) is not False:
                     continue
                 body = node.body if isinstance(node, ast.If) else [node.body]
-                called = {getattr(c.func, "attr", getattr(c.func, "id", "")) for b in body for c in ast.walk(b) if isinstance(c, ast.Call)}
+                called = {getattr(c.func, "attr", getattr(c.func, "id", "")) for b in body for c in walk(b) if isinstance(c, ast.Call)}
                 if called & printed or _fragments(body) & unique:
                     for key in self._env_keys_of(node.test, fn):
                         if key not in self.env:
@@ -156,7 +157,7 @@ class Evaluator:
     def _env_keys_of(self, test: ast.expr, fn: Function, depth: int = 0) -> list[str]:
         """Environment variables a condition reads, through local variables and config attributes."""
         keys: list[str] = []
-        for node in ast.walk(test):
+        for node in walk(test):
             found = self._env_call(node)
             if found:
                 keys.append(found[0])
@@ -299,7 +300,7 @@ class Evaluator:
 
 def _fragments(stmts: list[ast.AST]) -> set[str]:
     """Distinctive literal text in a branch (f-string parts included): what its log lines contain."""
-    return _strings(n for stmt in stmts for n in ast.walk(stmt))
+    return _strings(n for stmt in stmts for n in walk(stmt))
 
 
 def _strings(nodes) -> set[str]:
@@ -341,7 +342,7 @@ def _assignments(stmt: ast.stmt) -> list[tuple[ast.expr, ast.expr]]:
     if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, (ast.Name, ast.Attribute)):
         return [(stmt.target, _UNKNOWN_EXPR)]
     if isinstance(stmt, (ast.For, ast.AsyncFor)):
-        return [(n, _UNKNOWN_EXPR) for n in ast.walk(stmt.target) if isinstance(n, ast.Name)]
+        return [(n, _UNKNOWN_EXPR) for n in walk(stmt.target) if isinstance(n, ast.Name)]
     if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
         value = stmt.value
         if isinstance(value, ast.Call) and getattr(value.func, "id", getattr(value.func, "attr", "")) == "field":
@@ -380,7 +381,7 @@ def _own_nodes(fn: Function):
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if isinstance(item, ast.AST):
-                    yield from ast.walk(item)
+                    yield from walk(item)
 
 
 def _single_return(fn: Function) -> ast.expr | None:
