@@ -97,12 +97,17 @@ class Flow:
         self.vars: dict[int, dict[str, set[str]]] = {id(f): {} for f in program.functions}
         self.returns: dict[int, frozenset[str]] = {id(f): EMPTY for f in program.functions}
         self.attr_stores: dict[int, dict[str, frozenset[str]]] = {id(f): {} for f in program.functions}
-        self.attrs: dict[str, set[str]] = {}
+        self.attrs: dict[str, set[str]] = {}  # attribute name -> labels stored under it anywhere
+        # Shared state a function reads ("attr:<name>", "table:<name>", "forward_loss"), and when each last changed: a
+        # function is walked again only when something it read changed.
+        self.key_reads: dict[int, set[str]] = {id(f): set() for f in program.functions}
+        self.key_changed_at: dict[str, int] = {}
         self.targets: dict[int, set[str]] = {id(f): set() for f in program.functions}
         self.bwd_vars: dict[int, set[str]] = {id(f): set() for f in program.functions}
         self.data_loops: set[int] = set()
         self.walked: dict[int, set[str]] = {}  # loop id -> labels of sequences its variable indexes (`stream[t]`)
         self.tables: set[str] = set()  # names of count tables written with validation-data keys
+        self.pruned: set[int] = set()  # functions where this (live) view skipped a branch
         shapes = _shapes(program)
         self.returned: dict[int, set[str]] = shapes["returned"]
         self.accumulators: dict[int, set[str]] = shapes["accumulators"]
@@ -112,7 +117,6 @@ class Flow:
         self.optimizer_classes = {n for n, infos in program.classes.items() if any(program.is_subclass_of(i, ("Optimizer",)) for i in infos)}
         self.forward_has_loss = False
         self.version = 0  # bumped on every change; functions are re-walked when their inputs changed since
-        self.global_at = 0  # last change of state every function reads (attributes, tables, forward loss)
         self.changed_at: dict[int, int] = {}
         self.deps: dict[int, set[int]] = {id(f): ({id(f.parent)} if f.parent else set()) | {id(program.module_body[id(f.unit)])}
                                           for f in program.functions}
@@ -124,52 +128,68 @@ class Flow:
     # -- driver ---------------------------------------------------------------------------------
     def run(self, max_rounds: int = 12, seed: "Flow | None" = None) -> None:
         """Walk functions until no label changes, re-walking only those whose inputs changed: their own
-        summary, a callee's or an enclosing function's, or the global attribute/table state.
+        summary, a callee's or an enclosing function's, or shared state they read (an attribute, a table,
+        whether forward returns a loss).
 
         `seed`: a fixpoint of a view that follows fewer branches; its labels are a subset of this
-        view's, so starting from them only adds what the extra branches contribute."""
+        view's, so starting from them only adds what the extra branches contribute. A function where the
+        seed view skipped no branch walks the same way in both views: it is walked again only when its
+        inputs change, and when they never do, its items are the seed's."""
         for f in self.program.functions:
             for p in f.params:
                 self.vars[id(f)][p] = {L.PARAM + p}
-        if seed is not None:
-            for f in self.program.functions:
-                for name, labels in seed.vars[id(f)].items():
-                    self.vars[id(f)].setdefault(name, set()).update(labels)
-                self.returns[id(f)] = seed.returns[id(f)]
-                self.attr_stores[id(f)] = dict(seed.attr_stores[id(f)])
-                self.targets[id(f)] = set(seed.targets[id(f)])
-            self.attrs = {k: set(v) for k, v in seed.attrs.items()}
-            self.tables = set(seed.tables)
-            self.forward_has_loss = seed.forward_has_loss
         walked_at: dict[int, int] = {}
+        if seed is not None:
+            self._start_from(seed)
+            walked_at = {id(f): self.version for f in self.program.functions if id(f) not in seed.pruned}
+        unchanged = set(walked_at)
         for _ in range(max_rounds):
             walked_any = False
             for f in self.program.functions:
                 seen = walked_at.get(id(f))
-                if seen is not None and self.global_at <= seen and not any(
-                        self.changed_at.get(d, 0) > seen for d in self.deps[id(f)] | {id(f)}):
+                if seen is not None and not any(
+                        self.changed_at.get(d, 0) > seen for d in self.deps[id(f)] | {id(f)}) and not any(
+                        self.key_changed_at.get(k, 0) > seen for k in self.key_reads[id(f)]):
                     continue
                 walked_at[id(f)] = self.version
+                unchanged.discard(id(f))
                 _Walker(self, f, emit=False).run()
                 walked_any = True
             has_loss = any(L.LOSS in self.returns[id(f)] for f in self.program.functions
                            if f.name in ("forward", "__call__") and f.cls in self.module_classes)
             if has_loss != self.forward_has_loss:
                 self.forward_has_loss = has_loss
-                self._global_change()
+                self._key_change("forward_loss")
             if not walked_any:
                 break
         for f in self.program.functions:
-            self.items[id(f)] = _Walker(self, f, emit=True).run()
+            if id(f) in unchanged and seed is not None:
+                self.items[id(f)] = seed.items[id(f)]
+            else:
+                self.items[id(f)] = _Walker(self, f, emit=True).run()
+
+    def _start_from(self, seed: Flow) -> None:
+        """Copy a seed view's fixpoint: every set a walk adds to (all grow monotonically)."""
+        for f in self.program.functions:
+            key = id(f)
+            for name, labels in seed.vars[key].items():
+                self.vars[key].setdefault(name, set()).update(labels)
+            self.returns[key] = seed.returns[key]
+            self.attr_stores[key] = dict(seed.attr_stores[key])
+            self.targets[key] = set(seed.targets[key])
+            self.bwd_vars[key] = set(seed.bwd_vars[key])
+            self.deps[key] = set(seed.deps[key])
+            self.key_reads[key] = set(seed.key_reads[key])
+        self.attrs = {k: set(v) for k, v in seed.attrs.items()}
+        self.tables = set(seed.tables)
+        self.data_loops = set(seed.data_loops)
+        self.walked = {k: set(v) for k, v in seed.walked.items()}
+        self.forward_has_loss = seed.forward_has_loss
 
     # -- state updates --------------------------------------------------------------------------
     def _fn_change(self, fn: Function) -> None:
         self.version += 1
         self.changed_at[id(fn)] = self.version
-
-    def _global_change(self) -> None:
-        self.version += 1
-        self.global_at = self.version
 
     def add_var(self, fn: Function, name: str, labels: frozenset[str]) -> None:
         current = self.vars[id(fn)].setdefault(name, set())
@@ -182,7 +202,30 @@ class Flow:
         current = self.attrs.setdefault(name, set())
         if not labels <= current:
             current |= labels
-            self._global_change()
+            self._key_change("attr:" + name)
+
+    def read_attr(self, fn: Function, name: str) -> frozenset[str]:
+        """Labels stored under attribute `name`; `fn` is walked again when they change."""
+        self.key_reads[id(fn)].add("attr:" + name)
+        return frozenset(self.attrs.get(name, ()))
+
+    def is_table(self, fn: Function, name: str | None) -> bool:
+        """Whether `name` is a count table written with validation-data keys (so far); `fn` is walked
+        again when it becomes one."""
+        if name is None:
+            return False
+        self.key_reads[id(fn)].add("table:" + name)
+        return name in self.tables
+
+    def model_returns_loss(self, fn: Function) -> bool:
+        """Whether a module's forward returns a loss (so `model(x, y)` is one); `fn` is walked again when
+        that changes."""
+        self.key_reads[id(fn)].add("forward_loss")
+        return self.forward_has_loss
+
+    def _key_change(self, key: str) -> None:
+        self.version += 1
+        self.key_changed_at[key] = self.version
 
     def add_return(self, fn: Function, labels: frozenset[str]) -> None:
         if not labels <= self.returns[id(fn)]:
@@ -198,7 +241,7 @@ class Flow:
     def add_table(self, name: str | None) -> None:
         if name and name not in self.tables:
             self.tables.add(name)
-            self._global_change()
+            self._key_change("table:" + name)
 
     def add_target(self, fn: Function, name: str) -> None:
         if name not in self.targets[id(fn)]:
@@ -250,6 +293,7 @@ class _Walker:
                 items.extend(self.statement(stmt))
                 truth = self._truth(stmt.test)
                 if self.flow.prune and truth is not None:
+                    self.flow.pruned.add(id(self.fn))
                     return items if truth else items + self.block(stmts[i + 1:])
                 rest = self.block(stmts[i + 1:])
                 items.append(BranchItem(stmt, self.fn, None if truth is None else not truth, stmt.test, rest, [], negated=True))
@@ -269,6 +313,7 @@ class _Walker:
             head = self.take()
             truth = self._truth(stmt.test)
             if self.flow.prune and truth is not None:
+                self.flow.pruned.add(id(self.fn))
                 return head + self.block(stmt.body if truth else stmt.orelse)
             return head + [BranchItem(stmt, self.fn, truth, stmt.test, self.block(stmt.body), self.block(stmt.orelse))]
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
@@ -425,7 +470,7 @@ class _Walker:
             return self.flow.lookup(self.fn, node.id) | self.function_value(node.id)
         if isinstance(node, ast.Attribute):
             base = self.label(node.value)
-            out = base | frozenset(self.flow.attrs.get(node.attr, ())) | self.flow.attr_stores[id(self.fn)].get(node.attr, EMPTY)
+            out = base | self.flow.read_attr(self.fn, node.attr) | self.flow.attr_stores[id(self.fn)].get(node.attr, EMPTY)
             if node.attr == "grad":
                 out |= {L.GRAD}
             if node.attr in ("shape", "ndim"):
@@ -448,6 +493,7 @@ class _Walker:
             test = self.label(node.test)
             truth = self._truth(node.test)
             if self.flow.prune and truth is not None:
+                self.flow.pruned.add(id(self.fn))
                 return test | self.label(node.body if truth else node.orelse)
             saved, self.pending = self.pending, []
             body = self.label(node.body)
@@ -488,11 +534,12 @@ class _Walker:
                     self.flow.add_target(self.fn, name)
             return _as_selector(value, index) - {L.TGT}
         table = _table_name(node.value)
-        if table in self.flow.tables:
+        is_table = self.flow.is_table(self.fn, table)
+        if is_table:
             out = out | {L.TBL + table}
         if L.BYTES in value and L.TGT in index:
             out = out | {L.BYTES}
-        if table in self.flow.tables:
+        if is_table:
             out = out | _target_reads(index, f"{self.fn.unit.file}:{_line_of(self.fn, node)}")
         return out
 
@@ -627,7 +674,7 @@ class _Walker:
         if isinstance(func, ast.Name):
             return self.flow.lookup(self.fn, func.id)
         if isinstance(func, ast.Attribute):
-            return frozenset(self.flow.attrs.get(func.attr, ()))
+            return self.flow.read_attr(self.fn, func.attr)
         if isinstance(func, ast.Subscript):
             return self.label(func.value)
         return EMPTY
@@ -700,7 +747,7 @@ class _Walker:
             own = self.label(func) if isinstance(func, ast.Name) and not self.flow.lookup(self.fn, func.id) & {L.MODEL} else EMPTY
             carried = own | all_args
             return frozenset(x for x in carried if x in L.DATA or x == L.TGT or L.is_param(x) or x.startswith(L.TREAD)) | {L.MODEL} | (
-                {L.LOSS} if self.flow.forward_has_loss and len(node.args) >= 2 else EMPTY)
+                {L.LOSS} if len(node.args) >= 2 and self.flow.model_returns_loss(self.fn) else EMPTY)
         if name in ("cross_entropy", "nll_loss") and len(node.args) >= 2:
             for n in _names(node.args[1]):
                 self.flow.add_target(self.fn, n)
@@ -714,10 +761,11 @@ class _Walker:
                     for n in _names(index):
                         self.flow.add_target(self.fn, n)
                     return _as_selector(receiver, self.label(index)) - {L.TGT, L.NORM, L.MODEL}
-                if _table_name(func.value) in self.flow.tables:
+                if self.flow.is_table(self.fn, _table_name(func.value)):
                     return base | _target_reads(self.label(index), f"{self.fn.unit.file}:{_line_of(self.fn, node)}")
         if name in ("get", "take") and L.TGT in all_args and not (receiver & {L.NORM, L.MODEL}) and \
-                _table_name(func.value if isinstance(func, ast.Attribute) and name == "get" else (node.args[0] if node.args else func)) in self.flow.tables:
+                self.flow.is_table(self.fn, _table_name(func.value if isinstance(func, ast.Attribute) and name == "get"
+                                                        else (node.args[0] if node.args else func))):
             return base | {f"{L.TREAD}{self.fn.unit.file}:{_line_of(self.fn, node)}"}
         if name in L.NORM_FUNCS:
             normed = {L.NORMED + x[len(L.TBL):] for x in base if x.startswith(L.TBL)}
