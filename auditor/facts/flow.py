@@ -108,6 +108,10 @@ class Flow:
         self.walked: dict[int, set[str]] = {}  # loop id -> labels of sequences its variable indexes (`stream[t]`)
         self.tables: set[str] = set()  # names of count tables written with validation-data keys
         self.pruned: set[int] = set()  # functions where this (live) view skipped a branch
+        # While a function is walked for labels: the state it has read so far, and whether any of that
+        # changed after it was read (then one more walk is needed; otherwise its own changes are seen).
+        self._read: set[tuple] | None = None
+        self._stale = False
         shapes = _shapes(program)
         self.returned: dict[int, set[str]] = shapes["returned"]
         self.accumulators: dict[int, set[str]] = shapes["accumulators"]
@@ -151,9 +155,12 @@ class Flow:
                         self.changed_at.get(d, 0) > seen for d in self.deps[id(f)] | {id(f)}) and not any(
                         self.key_changed_at.get(k, 0) > seen for k in self.key_reads[id(f)]):
                     continue
-                walked_at[id(f)] = self.version
                 unchanged.discard(id(f))
+                before = self.version
+                self._read, self._stale = set(), False
                 _Walker(self, f, emit=False).run()
+                walked_at[id(f)] = before if self._stale else self.version
+                self._read = None
                 walked_any = True
             has_loss = any(L.LOSS in self.returns[id(f)] for f in self.program.functions
                            if f.name in ("forward", "__call__") and f.cls in self.module_classes)
@@ -187,6 +194,14 @@ class Flow:
         self.forward_has_loss = seed.forward_has_loss
 
     # -- state updates --------------------------------------------------------------------------
+    def _note(self, key: tuple) -> None:
+        if self._read is not None:
+            self._read.add(key)
+
+    def _touch(self, key: tuple) -> None:
+        if self._read is not None and key in self._read:
+            self._stale = True
+
     def _fn_change(self, fn: Function) -> None:
         self.version += 1
         self.changed_at[id(fn)] = self.version
@@ -195,6 +210,7 @@ class Flow:
         current = self.vars[id(fn)].setdefault(name, set())
         if not labels <= current:
             current |= labels
+            self._touch(("var", id(fn), name))
             self._fn_change(fn)
 
     def add_attr(self, name: str, labels: frozenset[str]) -> None:
@@ -207,6 +223,7 @@ class Flow:
     def read_attr(self, fn: Function, name: str) -> frozenset[str]:
         """Labels stored under attribute `name`; `fn` is walked again when they change."""
         self.key_reads[id(fn)].add("attr:" + name)
+        self._note(("attr:" + name,))
         return frozenset(self.attrs.get(name, ()))
 
     def is_table(self, fn: Function, name: str | None) -> bool:
@@ -215,6 +232,7 @@ class Flow:
         if name is None:
             return False
         self.key_reads[id(fn)].add("table:" + name)
+        self._note(("table:" + name,))
         return name in self.tables
 
     def model_returns_loss(self, fn: Function) -> bool:
@@ -224,18 +242,22 @@ class Flow:
         return self.forward_has_loss
 
     def _key_change(self, key: str) -> None:
+        self._touch((key,))
         self.version += 1
         self.key_changed_at[key] = self.version
 
     def add_return(self, fn: Function, labels: frozenset[str]) -> None:
         if not labels <= self.returns[id(fn)]:
             self.returns[id(fn)] = self.returns[id(fn)] | labels
+            self._touch(("summary", id(fn)))
             self._fn_change(fn)
 
     def add_attr_store(self, fn: Function, name: str, labels: frozenset[str]) -> None:
         stores = self.attr_stores[id(fn)]
         if not labels <= stores.get(name, EMPTY):
             stores[name] = stores.get(name, EMPTY) | labels
+            self._touch(("summary", id(fn)))
+            self._touch(("store", id(fn), name))
             self._fn_change(fn)
 
     def add_table(self, name: str | None) -> None:
@@ -246,6 +268,7 @@ class Flow:
     def add_target(self, fn: Function, name: str) -> None:
         if name not in self.targets[id(fn)]:
             self.targets[id(fn)].add(name)
+            self._touch(("target", id(fn), name))
             self._fn_change(fn)
 
     def depends(self, fn: Function, other: Function) -> None:
@@ -260,13 +283,36 @@ class Flow:
     def lookup(self, fn: Function, name: str) -> frozenset[str]:
         cur: Function | None = fn
         while cur is not None:
+            self._note(("var", id(cur), name))
             found = self.vars[id(cur)].get(name)
             if found is not None:
+                self._note(("target", id(cur), name))
                 out = frozenset(found)
                 return out | {L.TGT} if name in self.targets[id(cur)] else out
             cur = cur.parent
         body = self.program.module_body[id(fn.unit)]
+        self._note(("var", id(body), name))
         return frozenset(self.vars[id(body)].get(name, ()))
+
+    def summary(self, callee: Function) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+        """What a call of `callee` gives back: its return labels and the attributes it stores."""
+        self._note(("summary", id(callee)))
+        return self.returns[id(callee)], self.attr_stores[id(callee)]
+
+    def own_store(self, fn: Function, name: str) -> frozenset[str]:
+        """Labels `fn` stored under attribute `name` (parameters included)."""
+        self._note(("store", id(fn), name))
+        return self.attr_stores[id(fn)].get(name, EMPTY)
+
+    def add_backward_var(self, fn: Function, name: str) -> None:
+        if name not in self.bwd_vars[id(fn)]:
+            self.bwd_vars[id(fn)].add(name)
+            self._touch(("bwd", id(fn)))
+
+    def backward_vars(self, fn: Function) -> set[str]:
+        """Variables `fn` calls `.backward()` on."""
+        self._note(("bwd", id(fn)))
+        return self.bwd_vars[id(fn)]
 
 
 class _Walker:
@@ -470,7 +516,7 @@ class _Walker:
             return self.flow.lookup(self.fn, node.id) | self.function_value(node.id)
         if isinstance(node, ast.Attribute):
             base = self.label(node.value)
-            out = base | self.flow.read_attr(self.fn, node.attr) | self.flow.attr_stores[id(self.fn)].get(node.attr, EMPTY)
+            out = base | self.flow.read_attr(self.fn, node.attr) | self.flow.own_store(self.fn, node.attr)
             if node.attr == "grad":
                 out |= {L.GRAD}
             if node.attr in ("shape", "ndim"):
@@ -656,10 +702,11 @@ class _Walker:
         for callee in callees:
             self.flow.depends(self.fn, callee)
             mapping = {**self.captured(callee, held), **self.bind_args(callee, arg_labels, kw_labels, receiver, method)}
-            out |= substitute(self.flow.returns[id(callee)], mapping)
+            returns, stores = self.flow.summary(callee)
+            out |= substitute(returns, mapping)
             if callee.cls in self.flow.module_classes and callee.name != "__init__":
                 out.add(L.MODEL)
-            for attr, stored in self.flow.attr_stores[id(callee)].items():
+            for attr, stored in list(stores.items()):
                 resolved = substitute(stored, mapping)
                 self.flow.add_attr(attr, resolved)
                 if any(L.is_param(x) for x in resolved):
@@ -822,7 +869,7 @@ class _Walker:
         if name == "backward" and isinstance(func, ast.Attribute):
             add("BACKWARD", receiver)
             if isinstance(func.value, ast.Name):
-                self.flow.bwd_vars[id(self.fn)].add(func.value.id)
+                self.flow.add_backward_var(self.fn, func.value.id)
         elif name == "grad" and qual.endswith("autograd.grad") and arg_labels:
             add("BACKWARD", arg_labels[0])
         elif name == "step" and isinstance(func, ast.Attribute):
@@ -878,7 +925,7 @@ class _Walker:
         elif not (_param_like(value) and _root(target) in self.fn.params):
             return
         names = {n.id for n in walk(value_node) if isinstance(n, ast.Name)}
-        from_bwd = bool(names & self.flow.bwd_vars[id(self.fn)])
+        from_bwd = bool(names & self.flow.backward_vars(self.fn))
         returned = _root(target) in self.flow.returned[id(self.fn)] or _root(target) in self.fn.params
         self.pending.append(Event("SCORE", self.fn, node, value, {"acc": _text(target), "from_bwd": from_bwd, "returned": returned}, self.no_grad))
 
