@@ -138,7 +138,8 @@ class Flow:
         `seed`: a fixpoint of a view that follows fewer branches; its labels are a subset of this
         view's, so starting from them only adds what the extra branches contribute. A function where the
         seed view skipped no branch walks the same way in both views: it is walked again only when its
-        inputs change, and when they never do, its items are the seed's."""
+        inputs change, and when they never do, its items are the seed's. Every walk also builds the
+        function's items, so those of its last walk hold once nothing it read changes any more."""
         for f in self.program.functions:
             for p in f.params:
                 self.vars[id(f)][p] = {L.PARAM + p}
@@ -146,22 +147,18 @@ class Flow:
         if seed is not None:
             self._start_from(seed)
             walked_at = {id(f): self.version for f in self.program.functions if id(f) not in seed.pruned}
-        unchanged = set(walked_at)
+            self.items = {key: seed.items[key] for key in walked_at}
         for _ in range(max_rounds):
             walked_any = False
             for f in self.program.functions:
-                seen = walked_at.get(id(f))
-                if seen is not None and not any(
-                        self.changed_at.get(d, 0) > seen for d in self.deps[id(f)] | {id(f)}) and not any(
-                        self.key_changed_at.get(k, 0) > seen for k in self.key_reads[id(f)]):
+                if self._current(f, walked_at):
                     continue
-                unchanged.discard(id(f))
+                walked_any = True
                 before = self.version
                 self._read, self._stale = set(), False
-                _Walker(self, f, emit=False).run()
+                self.items[id(f)] = _Walker(self, f, emit=True).run()
                 walked_at[id(f)] = before if self._stale else self.version
                 self._read = None
-                walked_any = True
             has_loss = any(L.LOSS in self.returns[id(f)] for f in self.program.functions
                            if f.name in ("forward", "__call__") and f.cls in self.module_classes)
             if has_loss != self.forward_has_loss:
@@ -169,11 +166,16 @@ class Flow:
                 self._key_change("forward_loss")
             if not walked_any:
                 break
-        for f in self.program.functions:
-            if id(f) in unchanged and seed is not None:
-                self.items[id(f)] = seed.items[id(f)]
-            else:
+        for f in self.program.functions:  # out of rounds: the items of what is not current are redone once
+            if not self._current(f, walked_at):
                 self.items[id(f)] = _Walker(self, f, emit=True).run()
+
+    def _current(self, f: Function, walked_at: dict[int, int]) -> bool:
+        """Whether `f` was walked since the last change of anything it reads (so its labels and items hold)."""
+        seen = walked_at.get(id(f))
+        return seen is not None and not any(
+            self.changed_at.get(d, 0) > seen for d in self.deps[id(f)] | {id(f)}) and not any(
+            self.key_changed_at.get(k, 0) > seen for k in self.key_reads[id(f)])
 
     def _start_from(self, seed: Flow) -> None:
         """Copy a seed view's fixpoint: every set a walk adds to (all grow monotonically)."""
