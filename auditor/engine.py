@@ -49,7 +49,7 @@ def run_checks(facts: Facts, rules: Rules | None = None) -> tuple[list[Finding],
 def _detections(check, facts: Facts) -> list[Detection]:
     """Live detections as found; those only the full view sees are present but switched off."""
     live = check.detect(facts)
-    if facts.full is None:
+    if facts.full is None or check.SOURCE_ONLY:
         return live
     seen = {(d.rule, d.evidence[:1]) for d in live}
     off = [replace(d, active=False) for d in check.detect(facts.full) if (d.rule, d.evidence[:1]) not in seen]

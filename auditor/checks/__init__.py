@@ -32,6 +32,9 @@ class Detection:
 class Check:
     TECHNIQUE: str = ""
     RULES: tuple[str, ...] = ()
+    #: True for a check that reads only `facts.submission` (the source), not the flow facts: both views
+    #: would give it the same detections, so it is run on the live view only.
+    SOURCE_ONLY: bool = False
 
     def detect(self, facts) -> list[Detection]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -26,6 +26,7 @@ from . import Check, Detection
 class CompressedCode(Check):
     TECHNIQUE = "compressed_code"
     RULES = ("SIZE-CODE-001",)
+    SOURCE_ONLY = True
 
     def detect(self, facts) -> list[Detection]:
         out = []

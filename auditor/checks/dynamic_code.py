@@ -53,6 +53,7 @@ _MAX_PER_UNIT = 20
 class DynamicCode(Check):
     TECHNIQUE = ""
     RULES = ("AUDIT-002",)
+    SOURCE_ONLY = True
 
     def detect(self, facts) -> list[Detection]:
         sub = facts.submission

@@ -26,6 +26,7 @@ from . import Check, Detection
 class HelperCode(Check):
     TECHNIQUE = "helper_code"
     RULES = ("SIZE-CODE-002",)
+    SOURCE_ONLY = True
 
     def detect(self, facts) -> list[Detection]:
         out = []
