@@ -24,7 +24,7 @@ from typing import BinaryIO
 from reports.model import Evidence
 
 from .newsyntax import downgrade
-from .syntax import children, walk
+from .syntax import shape, walk
 from .unwrap import (
     DecodeBudget,
     Payload,
@@ -170,18 +170,6 @@ def code_bytes(text: str) -> int:
     return len(_CODE_STRINGS.sub("", text))
 
 
-def tree_shape(tree: ast.AST) -> tuple[int, int]:
-    """(number of nodes, depth) of a syntax tree, walked without recursion."""
-    count, deepest = 0, 0
-    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        count += 1
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children(node))
-    return count, deepest
-
-
 def parse_python(text: str, display: str) -> ast.Module:
     """Parse with Python's own grammar (falling back to LibCST for newer f-string syntax); every
     failure, and code too large or too deeply nested to analyze, becomes a one-line InputError."""
@@ -190,7 +178,7 @@ def parse_python(text: str, display: str) -> ast.Module:
         raise InputError(f"{display}: {size:,} bytes of code (outside strings and comments) is more than the "
                          f"{MAX_CODE_BYTES:,}-byte limit for analysis")
     tree = _parse(text, display)
-    nodes, depth = tree_shape(tree)
+    nodes, depth = shape(tree)
     if depth > MAX_AST_DEPTH:
         raise InputError(f"{display}: code nested {depth} levels deep; more than {MAX_AST_DEPTH} is not analyzed")
     tree._pgolf_size = nodes  # type: ignore[attr-defined]  # read by the loader's budget

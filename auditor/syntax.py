@@ -42,3 +42,21 @@ def walk(node: ast.AST) -> list[ast.AST]:
             queue.extend(children(current))
         setattr(node, _NODES, cached)
     return cached
+
+
+def shape(tree: ast.AST) -> tuple[int, int]:
+    """(number of nodes, depth) of a syntax tree, walked level by level without recursion; the levels
+    joined are `walk(tree)`'s order, so that list is kept on the tree as well."""
+    nodes: list[ast.AST] = []
+    level = [tree]
+    depth = 0
+    while level:
+        depth += 1
+        nodes += level
+        below: list[ast.AST] = []
+        for node in level:
+            below += children(node)
+        level = below
+    if getattr(tree, _NODES, None) is None:
+        setattr(tree, _NODES, nodes)
+    return len(nodes), depth
