@@ -192,6 +192,28 @@ def test_rerun_reproduces_a_seed(runs) -> None:
     assert out.findings == []
 
 
+def test_rerun_of_hand_edited_claims_reports_each_mismatch(runs) -> None:
+    """submission.json edited by hand after the run: a better BPB and a smaller artifact for seed 2. The
+    rerun reproduces neither and names both numbers."""
+    from auditor.verify.rerun import rerun_folder
+
+    dirs, root = runs
+    folder, _ = pack(dirs, name="tiny_edited", author="Test Author", github_id="tester", track="non-record",
+                     out=root / "records")
+    path = folder / "submission.json"
+    sub = json.loads(path.read_text())
+    row = sub["seed_results"]["2"]
+    row["val_bpb"] = round(row["val_bpb"] - 0.05, 8)
+    row["artifact_bytes"] -= 1000
+    path.write_text(json.dumps(sub, indent=2))
+    out = rerun_folder(folder, seeds=[2], timeout_s=240, env={"OMP_NUM_THREADS": "1"})
+    (seed,) = out.block["seeds"]
+    assert not seed["ok"] and seed["exit"] == "exit 0"
+    assert f"vs claimed {row['val_bpb']:.8f}" in seed["problem"], seed["problem"]
+    assert f"vs claimed {row['artifact_bytes']:,} B" in seed["problem"], seed["problem"]
+    assert [f.check for f in out.findings] == ["SUB-CLAIM-001"]
+
+
 def test_rerun_with_two_processes(runs) -> None:
     """`--nproc 2`: torchrun's rendezvous and gloo need loopback TCP, which the sandbox gives a multi-process
     rerun (a network namespace with only `lo` up). Two ranks reproduce the one-rank score closely, not
