@@ -13,9 +13,12 @@ What it does
     built at run time (the code's names are bound there). Undecodable `exec` payloads are AUDIT-001.
 
 Why is this bad?
-    Every other check follows calls by name. `getattr(opt, "st" + "ep")()` steps an optimizer that no
-    check sees, and a function called only through `globals()[name]` looks like dead code. Such code
-    cannot be cleared statically; a reviewer must read it.
+    Every other check follows calls by name. The data flow reads a call whose target folds to a
+    constant under the effective environment as the plain call it spells (`getattr(opt, "st" + "ep")()`
+    as `opt.step()`, `auditor/facts/dispatch.py`), but a name computed at run time steps an optimizer
+    that no check sees, and a function called only through `globals()[name]` looks like dead code. Such
+    code cannot be cleared statically; a reviewer must read it, so the construct is reported even when
+    the flow resolved it.
 
 Example
     update = getattr(opt, cfg.update_method)     # "step"

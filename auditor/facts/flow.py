@@ -16,6 +16,7 @@ from typing import Union
 
 from ..syntax import children, walk
 from . import labels as L
+from .dispatch import StaticCalls
 from .labels import substitute
 from .program import MODULE_BODY, Function, Program, class_statements, local_functions
 from .values import Evaluator
@@ -128,6 +129,7 @@ class Flow:
         self.unit_index = {id(u): i for i, u in enumerate(program.units)}
         self.declared = shapes["declared"]
         self.by_key = {f.key: f for f in program.functions}
+        self.static_calls = StaticCalls(program, evaluator)
 
     # -- driver ---------------------------------------------------------------------------------
     def run(self, max_rounds: int = 12, seed: "Flow | None" = None) -> None:
@@ -597,6 +599,7 @@ class _Walker:
             key, default = env
             given = self.flow.ev.env.get(key)
             return (L.string_labels(given) if given else EMPTY) | (self.label(default) if default is not None else EMPTY)
+        node = self.flow.static_calls.plain(node, self.fn)  # `getattr(opt, "step")()` reads as `opt.step()`
         func = node.func
         receiver = self.label(func.value) if isinstance(func, ast.Attribute) else EMPTY
         arg_labels = [self.label(a.value if isinstance(a, ast.Starred) else a) for a in node.args]

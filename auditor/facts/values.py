@@ -248,6 +248,11 @@ class Evaluator:
         if isinstance(func, ast.Attribute) and func.attr in _STR_METHODS and not node.args:
             v = ev(func.value)
             return getattr(v, func.attr)() if isinstance(v, str) else UNKNOWN
+        if isinstance(func, ast.Attribute) and func.attr == "join" and len(node.args) == 1 and not node.keywords:
+            sep, parts = ev(func.value), ev(node.args[0])  # `"".join(("st", "ep"))`: a name assembled from literals
+            if isinstance(sep, str) and isinstance(parts, tuple) and all(isinstance(p, str) for p in parts):
+                return sep.join(parts)
+            return UNKNOWN
         if isinstance(func, ast.Name):
             for target in self.program.by_name.get(func.id, []):
                 ret = _single_return(target)

@@ -138,3 +138,37 @@ def test_closure_over_a_factory_parameter_carries_its_data(shape: str, split: st
         assert "prequant_ttt" in active and result.verdict == "VIOLATION", [f.message for f in result.findings]
     else:
         assert not active and result.verdict == "CLEAN", [f.message for f in result.findings]
+
+
+_STEP_LINE = '            getattr(opt, "step")()\n'  # the statement in the loop (the header comment quotes it too)
+_CONSTANT_NAMES = {  # spellings of the update's name that fold to "step" (the statements replace _STEP_LINE)
+    "joined": 'getattr(opt, "".join(["st", "ep"]))()',
+    "module_constant": 'getattr(opt, UPDATE)()',
+    "bound_then_called": 'update = getattr(opt, "st" + "ep")\n            update()',
+    "methodcaller_inline": 'operator.methodcaller("step")(opt)',
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(_CONSTANT_NAMES))
+def test_update_named_by_a_constant_reads_as_the_update(spelling: str, tmp_path: Path) -> None:
+    """A method name that folds to a constant string is the method of that name: the fine-tune on
+    validation tokens is a pre-quant TTT whichever way "step" is spelled."""
+    text = (FIXTURES / "evasion" / "getattr_literal_step.py").read_text(encoding="utf-8")
+    assert _STEP_LINE in text
+    text = text.replace(_STEP_LINE, f"            {_CONSTANT_NAMES[spelling]}\n").replace("import glob\n", "import glob\nimport operator\n")
+    path = tmp_path / "train_gpt.py"
+    path.write_text(text.replace("\n\nclass Hyperparameters:", '\n\nUPDATE = "st" + "ep"\n\n\nclass Hyperparameters:'))
+    result = audit_path(path, verify=False)
+    active = {t.id for t in result.techniques if t.active}
+    assert "prequant_ttt" in active and result.verdict == "VIOLATION", [f.message for f in result.findings]
+
+
+def test_dispatch_through_a_computed_key_is_not_resolved(tmp_path: Path) -> None:
+    """A key known only at run time names no function: the call stays dynamic and AUDIT-002 asks for review."""
+    text = (FIXTURES / "evasion" / "dict_dispatch_functions.py").read_text(encoding="utf-8")
+    call = 'PHASES["polish"](h, model, val_tokens)'
+    assert call in text
+    path = tmp_path / "train_gpt.py"
+    path.write_text(text.replace(call, 'PHASES[os.environ["PHASE"]](h, model, val_tokens)'))
+    result = audit_path(path, verify=False)
+    assert not {t.id for t in result.techniques if t.active} and result.verdict == "REVIEW", [f.message for f in result.findings]
