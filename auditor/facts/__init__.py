@@ -19,7 +19,7 @@ from ..syntax import children, walk
 from . import labels as L
 from .flow import Flow
 from .program import Program, build_program
-from .trace import LoopRef, Trace, TraceEvent, build_trace
+from .trace import LoopRef, Trace, TraceEvent, build_trace, flat_items
 from .values import EnvRead, Evaluator
 
 __all__ = ["Facts", "compute_facts", "Update", "LoopRef", "TraceEvent", "L"]
@@ -178,7 +178,7 @@ class Facts:
         from .flow import Event
 
         return {f.name for f in self.program.functions
-                if any(isinstance(i, Event) and i.kind == "SCORE" for i in _flat_items(self.flow.items.get(id(f), [])))}
+                if any(isinstance(i, Event) and i.kind == "SCORE" for i in flat_items(self.flow.items.get(id(f), [])))}
 
     def first_statement_with(self, ev: TraceEvent, loop: LoopRef, label: str, without: str = "",
                              skip_calls: set[str] = frozenset()) -> int | None:
@@ -254,20 +254,6 @@ class Facts:
             if g.truth is False:
                 return f"guard `{g.cond}` ({g.file}:{g.line}) is false with the {'given' if self.env else 'default'} environment"
         return ""
-
-
-def _flat_items(items):
-    """Events and calls of an item tree, branches and loops included."""
-    from .flow import BranchItem, LoopItem
-
-    for item in items:
-        if isinstance(item, LoopItem):
-            yield from _flat_items(item.items)
-        elif isinstance(item, BranchItem):
-            yield from _flat_items(item.body)
-            yield from _flat_items(item.orelse)
-        else:
-            yield item
 
 
 def compute_facts(submission: Submission, env: dict[str, str] | None = None,

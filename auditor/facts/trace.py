@@ -4,12 +4,15 @@ Starting at the headline script's module body, calls are inlined (parameter labe
 caller's argument labels), so an event inside a helper appears where the helper is called, inside
 the caller's loops and behind the caller's feature-flag guards. Each trace event knows its loop
 instances (outermost first), whether every guard on its path can be true (`active`), and the guards.
-Functions with events that the entry never reaches are traced separately as inactive (dead code).
+Functions with events that the entry never reaches are traced separately as inactive (dead code), their
+parameters given the data they would plausibly carry (`_guess_params`).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from . import labels as L
 from .flow import BranchItem, CallItem, Event, Flow, Item, LoopItem
 from .labels import substitute
 from .program import Function
@@ -17,6 +20,7 @@ from .program import Function
 MAX_EVENTS = 60_000
 MAX_DEPTH = 14
 MAX_ITEMS = 400_000  # items visited while inlining: call trees can be exponential in the source size
+_DATA = frozenset(L.DATA)
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,25 +197,61 @@ def build_trace(flow: Flow, entry: Function, dead_roots: bool = True) -> Trace:
     if not dead_roots:
         return trace
     called = {id(c) for items in flow.items.values() for c in _callees(items)}
+    by_name = _data_by_name(flow, trace.reached)
     for fn in flow.program.functions:
         if id(fn) in trace.reached or not flow.has_events.get(id(fn)) or id(fn) in called or fn.name == "<module>":
             continue
         trace.reached.add(id(fn))
-        _Builder(flow, trace, fn.qualname, False).walk(flow.items[id(fn)], _guess_params(fn), (), (), (), fn.no_grad, (id(fn),))
+        params = _guess_params(fn, flow.items[id(fn)], by_name)
+        _Builder(flow, trace, fn.qualname, False).walk(flow.items[id(fn)], params, (), (), (), fn.no_grad, (id(fn),))
     return trace
 
 
-def _guess_params(fn: Function) -> dict[str, frozenset[str]]:
-    """For a function nobody calls, what its parameters would carry if called: names are all there is.
-    Used only to report code that is present but never runs."""
+def _guess_params(fn: Function, items: list[Item], by_name: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+    """For a function nobody calls, what its parameters would carry if called. Used only to report code
+    that is present but never runs, so a plausible guess is enough:
+
+    * what the parameter's name says (`val_tokens`, `train_x`; `token_bytes` holds bytes);
+    * else the one kind of data a variable of that name holds in the code that runs (`toks` read from
+      the validation shards by the evaluation);
+    * else tokens a scoring function sums the loss of (see `_scored_tokens`): validation tokens."""
+    scored = _scored_tokens(fn, items)
     out = {}
     for p in fn.params:
         low = p.lower()
         if "val" in low or "holdout" in low or "eval_tok" in low:
-            out[p] = frozenset({"VAL"})
+            data = frozenset({L.VAL})
         elif "train" in low:
-            out[p] = frozenset({"TRAIN"})
+            data = frozenset({L.TRAIN})
+        else:
+            data = by_name.get(p) or (frozenset({L.VAL}) if p in scored else frozenset())
+        if "bytes" in low:
+            data |= {L.BYTES}
+        if data:
+            out[p] = data
     return out
+
+
+def _scored_tokens(fn: Function, items: list[Item]) -> set[str]:
+    """Token parameters (named for tokens) of a plain function that returns a loss sum computed from them
+    and steps no optimizer: an evaluation, and a submission evaluates validation tokens. A model's
+    `forward` (a method) sums training losses as well, so methods are left out."""
+    events = [i for i in flat_items(items) if isinstance(i, Event)]
+    if fn.cls is not None or any(e.kind in ("STEP", "BACKWARD") for e in events):
+        return set()
+    params = {x[len(L.PARAM):] for e in events if e.kind == "SCORE" and e.info.get("returned") for x in e.labels if L.is_param(x)}
+    return {p for p in params if "tok" in p.lower()}
+
+
+def _data_by_name(flow: Flow, reached: set[int]) -> dict[str, frozenset[str]]:
+    """Variable name -> the one kind of data (validation or training) it holds wherever the running code
+    binds it. A name bound to both (`x` in the training and the evaluation loop) says nothing and is left out."""
+    seen: dict[str, set[str]] = {}
+    for fn in flow.program.functions:
+        if id(fn) in reached or fn.name == "<module>":
+            for name, labels in flow.vars[id(fn)].items():
+                seen.setdefault(name, set()).update(labels & _DATA)
+    return {name: frozenset(data) for name, data in seen.items() if len(data) == 1}
 
 
 def callees_of(items: list[Item]):
@@ -220,14 +260,21 @@ def callees_of(items: list[Item]):
 
 
 def _callees(items: list[Item]):
-    for item in items:
+    for item in flat_items(items):
         if isinstance(item, CallItem):
             yield from item.callees
-        elif isinstance(item, LoopItem):
-            yield from _callees(item.items)
+
+
+def flat_items(items: list[Item]) -> Iterator[Item]:
+    """The events and calls of an item tree, inside its loops and branches."""
+    for item in items:
+        if isinstance(item, LoopItem):
+            yield from flat_items(item.items)
         elif isinstance(item, BranchItem):
-            yield from _callees(item.body)
-            yield from _callees(item.orelse)
+            yield from flat_items(item.body)
+            yield from flat_items(item.orelse)
+        else:
+            yield item
 
 
 def _mark_event_functions(flow: Flow) -> None:
