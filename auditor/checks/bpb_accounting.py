@@ -37,6 +37,19 @@ def _strings(node: ast.AST) -> set[str]:
     return {n.value for n in walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
+def _drops_space_marker(call: ast.Call) -> bool:
+    """`piece.lstrip("▁")`, `.strip`, `.removeprefix("▁")`, `.replace("▁", "")`: the marker is removed.
+    `.replace("▁", " ")` is not: it keeps a byte for the space."""
+    method = getattr(call.func, "attr", "")
+    if method in ("lstrip", "strip", "removeprefix"):
+        return _SPACE in _strings(call)
+    if method == "replace" and len(call.args) >= 2:
+        old, new = call.args[0], call.args[1]
+        return (isinstance(old, ast.Constant) and isinstance(old.value, str) and _SPACE in old.value
+                and isinstance(new, ast.Constant) and new.value == "")
+    return False
+
+
 def _source(fn) -> str:
     """The function's source lines (a cheap pre-filter before walking its tree)."""
     return "\n".join(fn.unit.lines[fn.line - 1:getattr(fn.node, "end_lineno", fn.line)])
@@ -70,7 +83,7 @@ class BpbAccounting(Check):
     def _lut_problem(node: ast.AST, calls: set[str]) -> tuple[int, str] | None:
         strips = False
         for n in walk(node):
-            if isinstance(n, ast.Call) and getattr(n.func, "attr", "") in ("lstrip", "replace", "removeprefix", "strip") and _SPACE in _strings(n):
+            if isinstance(n, ast.Call) and _drops_space_marker(n):
                 strips = True
             if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice) and isinstance(n.slice.lower, ast.Constant) and n.slice.lower.value == 1:
                 strips = True
