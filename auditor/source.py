@@ -27,10 +27,12 @@ from .newsyntax import downgrade
 from .syntax import shape, walk
 from .unwrap import (
     DecodeBudget,
+    Namespace,
     Payload,
     file_read_path,
     find_payloads,
     import_aliases,
+    runs_code,
 )
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024  # real record scripts are under 200 KB; beyond this the analysis is not worth waiting for
@@ -65,6 +67,9 @@ class Unit:
     chain: tuple[str, ...] = ()  # decoders applied to produce this unit
     lines: list[str] = field(default_factory=list)
     run_at: tuple[int, int] | None = None  # (index of the unit that execs it, line there), for exec'd code
+    # For code exec'd in dict displays (`exec(src, {"model": model})`): the only names it finds bound, each with the
+    # expression at the exec call in the unit `run_at` names that gives the value. None: the caller's names.
+    namespace: Namespace | None = None
 
     def __post_init__(self) -> None:
         self.lines = self.text.splitlines()
@@ -405,7 +410,7 @@ class _Loader:
             self.problems.append(Problem(parent.file, line, f"more than {MAX_UNITS} source units; the rest not analyzed"))
             return
         unit = Unit(parent.file, payload.code, tree, "decoded", module=parent.module, decoded_at=line, chain=payload.chain,
-                    run_at=(self.units.index(parent), payload.line))
+                    run_at=(self.units.index(parent), payload.line), namespace=payload.namespace)
         self._add_unit(unit, depth + 1)
 
     def _follow_local_code(self, unit: Unit) -> None:
@@ -422,7 +427,7 @@ class _Loader:
             if isinstance(node, ast.Call):
                 func = node.func
                 fname = func.id if isinstance(func, ast.Name) else None
-                if fname in ("exec", "eval") and node.args:
+                if runs_code(node, unit.tree) and node.args:
                     path_expr = file_read_path(node.args[0])
                 elif isinstance(func, ast.Attribute) and node.args:
                     qual = aliases.get(getattr(func.value, "id", ""), "")

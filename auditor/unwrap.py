@@ -16,10 +16,11 @@ import codecs
 import io
 import lzma
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .syntax import walk
+from .syntax import children, walk
 
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # per payload, after every decompression step
 MAX_TOTAL_DECODED_BYTES = 4 * MAX_DECODED_BYTES  # decoder output for a whole submission (`DecodeBudget`)
@@ -148,6 +149,9 @@ SAFE_MODULE_CONSTANTS = ("lzma.", "zlib.")
 _SAFE_METHODS = ("decode", "encode", "replace", "strip", "lstrip", "rstrip")  # pure methods of str/bytes
 
 
+Namespace = tuple[tuple[str, ast.expr], ...]  # (name, expression at the exec call that gives its value)
+
+
 @dataclass(frozen=True)
 class Payload:
     """One `exec`/`eval` call site and what it decoded to (`code`), or why it could not (`error`)."""
@@ -156,6 +160,7 @@ class Payload:
     code: str | None
     error: str | None
     chain: tuple[str, ...]  # decoders applied, outermost last ("base64.b85decode", "lzma.decompress")
+    namespace: Namespace | None = None  # the names the code runs with, when the call gives them as dict displays
 
 
 def import_aliases(tree: ast.Module) -> dict[str, str]:
@@ -369,7 +374,8 @@ def _is_module_attr(func: ast.Attribute, aliases: dict[str, str]) -> bool:
 
 
 def find_payloads(tree: ast.Module, budget: DecodeBudget | None = None) -> list[Payload]:
-    """Every `exec(...)`/`eval(...)` in the module whose argument is not plain dynamic code.
+    """Every `exec(...)`/`eval(...)` in the module (called by that name or another, `runs_code`) whose
+    argument is not plain dynamic code.
 
     A payload built only from literals and whitelisted decoders is decoded; one that mixes in
     anything else is reported with an error so the caller can raise a REVIEW finding. `budget` bounds
@@ -379,7 +385,7 @@ def find_payloads(tree: ast.Module, budget: DecodeBudget | None = None) -> list[
     payloads: list[Payload] = []
     evaluator = _Evaluator(tree, aliases, budget)
     for node in walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval")):
+        if not runs_code(node, tree):
             continue
         if not node.args or _is_file_read(node.args[0]):
             continue
@@ -407,8 +413,119 @@ def find_payloads(tree: ast.Module, budget: DecodeBudget | None = None) -> list[
         if not isinstance(value, str):
             payloads.append(Payload(node.lineno, None, f"payload decodes to {type(value).__name__}, not code", tuple(evaluator.chain)))
             continue
-        payloads.append(Payload(node.lineno, value, None, tuple(evaluator.chain)))
+        payloads.append(Payload(node.lineno, value, None, tuple(evaluator.chain), _literal_namespace(node)))
     return payloads
+
+
+def _literal_namespace(call: ast.Call) -> Namespace | None:
+    """The names `exec(code, {"model": model, ...})` runs `code` with, each with the expression its value
+    comes from, when every namespace the call passes (globals, locals) is a dict display with string keys
+    (a later one wins). None when the call passes none (the code sees the caller's names) or one built any
+    other way (`ns`, `dict(...)`, `{**base}`: its names are not known statically)."""
+    spaces = call.args[1:3] + [k.value for k in call.keywords if k.arg in ("globals", "locals")]
+    names: dict[str, ast.expr] = {}
+    for space in spaces:
+        if not isinstance(space, ast.Dict):
+            return None
+        for key, value in zip(space.keys, space.values):
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                return None
+            names[key.value] = value
+    return tuple(names.items()) if spaces else None
+
+
+_RUNNERS = ("exec", "eval")
+_RUNNER_QUALS = ("builtins.exec", "builtins.eval", "__builtins__.exec", "__builtins__.eval")
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def runs_code(node: ast.AST, tree: ast.Module) -> bool:
+    """Whether `node` (in `tree`) is a call of the builtin `exec` or `eval`: by that name, or by a name bound to it
+    (`run = exec; run(src)`, see `_runner_alias_calls`)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return False
+    return node.func.id in _RUNNERS or id(node) in _runner_alias_calls(tree)
+
+
+def _runner_alias_calls(tree: ast.Module) -> frozenset[int]:
+    """Ids of the calls `run(...)` in `tree` where `run` is another name for the builtin `exec` or `eval`.
+
+    A name is such an alias in a scope (the module, a function, a class body) when every binding of it
+    there is a plain assignment `run = exec` (or `= builtins.exec`): a parameter, an import, a loop target
+    or an assignment of anything else under that name makes it no alias there. A function also sees the
+    aliases of the functions and module around it, for the names it does not bind itself, as Python
+    resolves names (a class body's names are not seen by its methods). One step only: `a = run` is not
+    followed. Linear in the size of the tree; kept on it."""
+    cached = getattr(tree, "_pgolf_runner_calls", None)
+    if cached is not None:
+        return cached
+    aliases = import_aliases(tree)
+    found: set[int] = set()
+    if any(isinstance(n, ast.Assign) and _runner(n.value, aliases) for n in walk(tree)):
+        pending: list[tuple[ast.AST, set[str]]] = [(tree, set())]
+        while pending:
+            scope, outer = pending.pop()
+            own = _scope_nodes(scope)
+            bound: dict[str, bool] = {}  # name bound in this scope -> whether every binding is `name = exec`
+            for name, is_alias in _bindings(own, aliases):
+                bound[name] = bound.get(name, True) and is_alias
+            visible = {name for name in outer if name not in bound} | {name for name, is_alias in bound.items() if is_alias}
+            for node in own:
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in visible:
+                    found.add(id(node))
+                elif isinstance(node, _SCOPES):
+                    pending.append((node, outer if isinstance(scope, ast.ClassDef) else visible))
+    result = frozenset(found)
+    tree._pgolf_runner_calls = result  # type: ignore[attr-defined]  # parsed trees are never mutated
+    return result
+
+
+def _runner(value: ast.expr, aliases: dict[str, str]) -> bool:
+    """`exec`, `eval`, `builtins.exec`: an expression that is the builtin that runs code."""
+    if isinstance(value, ast.Name):
+        return value.id in _RUNNERS
+    return dotted_name(value, aliases) in _RUNNER_QUALS
+
+
+def _scope_nodes(scope: ast.AST) -> list[ast.AST]:
+    """The nodes of one scope: below `scope`, down to and including the functions, lambdas and classes
+    it defines (whose insides are scopes of their own)."""
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        roots: list[ast.AST] = [scope.args, *scope.body]
+    elif isinstance(scope, ast.Lambda):
+        roots = [scope.args, scope.body]
+    else:
+        roots = list(scope.body)  # type: ignore[attr-defined]  # a module or a class body
+    out: list[ast.AST] = []
+    while roots:
+        node = roots.pop()
+        out.append(node)
+        if not isinstance(node, _SCOPES):
+            roots.extend(children(node))
+    return out
+
+
+def _bindings(nodes: list[ast.AST], aliases: dict[str, str]) -> Iterator[tuple[str, bool]]:
+    """(name, whether this binding is `name = exec`) for every binding among `nodes`."""
+    alias_targets = {id(n.targets[0]) for n in nodes if isinstance(n, ast.Assign) and len(n.targets) == 1
+                     and isinstance(n.targets[0], ast.Name) and _runner(n.value, aliases)}
+    for node in nodes:
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            yield node.id, id(node) in alias_targets
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name, False
+        elif isinstance(node, ast.arg):
+            yield node.arg, False
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for a in node.names:
+                yield (a.asname or a.name.split(".")[0]), False
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                yield name, False
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            yield node.name, False
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            yield node.rest, False
 
 
 def _is_file_read(node: ast.expr) -> bool:

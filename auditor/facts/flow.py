@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from ..syntax import children, walk
+from ..unwrap import runs_code
 from . import labels as L
 from .dispatch import StaticCalls
 from .labels import substitute
@@ -619,10 +620,11 @@ class _Walker:
             if alias:
                 qual, name, kind = alias, alias.rsplit(".", 1)[-1], "external"
         self.callbacks(node)
-        if name in ("exec", "eval", "run_path") and kind == "external":
+        if (name in ("exec", "eval", "run_path") or runs_code(node, self.fn.unit.tree)) and kind == "external":
             body = self.flow.exec_sites.get((self.flow.unit_index[id(self.fn.unit)], node.lineno))
-            if body is not None and self.emit:
-                self.pending.append(CallItem(node, [body], {}, self.no_grad))
+            if body is not None and self.emit:  # a dict namespace binds the code's names to values here
+                scope = {name: self.label(expr) for name, expr in body.unit.namespace or ()}
+                self.pending.append(CallItem(node, [body], scope, self.no_grad))
 
         if kind in ("func", "method"):
             out = self.program_call(node, callees, arg_labels, kw_labels, receiver, method=(kind == "method"), held=held)

@@ -112,7 +112,8 @@ def build_program(sub: Submission) -> Program:
 
     for ui, unit in enumerate(sub.units):
         aliases[id(unit)] = import_aliases(unit.tree)
-        body = Function(f"{ui}:{MODULE_BODY}", MODULE_BODY, MODULE_BODY, unit, unit.tree)
+        body = Function(f"{ui}:{MODULE_BODY}", MODULE_BODY, MODULE_BODY, unit, unit.tree,
+                        params=[name for name, _ in unit.namespace or ()])  # exec'd code: its namespace's names
         functions.append(body)
         module_body[id(unit)] = body
 

@@ -150,3 +150,44 @@ def test_files_that_vanish_between_listing_and_reading(tmp_path: Path, monkeypat
     monkeypatch.setattr(source, "find_headline", lambda root: (root / headline(root)).unlink() or "train_gpt.py")
     with pytest.raises(InputError, match="cannot read"):
         source.load(tmp_path)
+
+
+def _calls_running_code(code: str) -> list[int]:
+    tree = ast.parse(code)
+    return sorted(n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and unwrap.runs_code(n, tree))
+
+
+def test_names_bound_only_to_exec_run_code_in_their_scope() -> None:
+    code = "\n".join([
+        "run = exec",                     # 1: a module alias
+        "run('x = 1')",                   # 2: yes
+        "def f(run):",                    # 3: a parameter shadows it
+        "    run('x = 2')",               # 4: no
+        "def g():",                       # 5
+        "    run('x = 3')",               # 6: yes, the module's alias
+        "    def h():",                   # 7
+        "        for run in [print]:",    # 8: a loop target shadows it
+        "            run('x = 4')",       # 9: no
+        "class C:",                       # 10
+        "    go = exec",                  # 11: a class-body alias
+        "    def m(self):",               # 12
+        "        go('x = 5')",            # 13: no: methods do not see class-body names
+        "other = exec",                   # 14
+        "other = print",                  # 15: bound to something else too: not an alias
+        "other('x = 6')",                 # 16: no
+        "exec('x = 7')",                  # 17: yes
+    ])
+    assert _calls_running_code(code) == [2, 6, 17]
+
+
+@pytest.mark.parametrize("call,names", [
+    ("exec(s, {'a': x, 'b': y.z})", [("a", "x"), ("b", "y.z")]),
+    ("exec(s, {})", []),
+    ("exec(s, ns)", None),
+    ("exec(s, {**d})", None),
+    ("exec(s)", None),
+])
+def test_literal_namespace_of_an_exec_call(call: str, names: list[tuple[str, str]] | None) -> None:
+    node = ast.parse(call).body[0].value
+    found = unwrap._literal_namespace(node)
+    assert (None if found is None else [(name, ast.unparse(expr)) for name, expr in found]) == names
