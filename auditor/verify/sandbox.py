@@ -269,8 +269,12 @@ def run_sandboxed(cmd: Sequence[str], cwd: Path, timeout_s: float, mem_bytes: in
         start = time.perf_counter()
         try:
             with out_path.open("wb") as out, err_path.open("wb") as err:
-                proc = subprocess.Popen([*prefix, *cmd], cwd=cwd, env=child_env, stdin=subprocess.DEVNULL,
-                                        stdout=out, stderr=err, start_new_session=True, preexec_fn=confine)
+                try:
+                    proc = subprocess.Popen([*prefix, *cmd], cwd=cwd, env=child_env, stdin=subprocess.DEVNULL,
+                                            stdout=out, stderr=err, start_new_session=True, preexec_fn=confine)
+                except (OSError, subprocess.SubprocessError) as exc:  # not found, or a limit that cannot be set
+                    return SandboxResult(127, "", f"sandbox: could not start {cmd[0]}: {exc}", False,
+                                         time.perf_counter() - start, " + ".join(layers), False)
                 timed_out = not _wait_unreaped(proc.pid, timeout_s)
                 wall = time.perf_counter() - start
                 stragglers = _kill_group(proc.pid)  # all of it on timeout, else what it left running

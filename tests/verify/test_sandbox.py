@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.verify import landlock
+from auditor.verify import landlock, sandbox
 from auditor.verify.sandbox import run_sandboxed, scrub_env
 
 MB = 1024 * 1024
@@ -220,3 +220,14 @@ def test_torchrun_with_two_processes_runs_in_loopback_mode(tmp_path: Path) -> No
         pytest.skip("no network namespace on this machine")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "rank 0 of 2: sum 3" in res.stdout and "rank 1 of 2: sum 3" in res.stdout
+
+
+@pytest.mark.parametrize("namespace", [True, False], ids=["through unshare", "started directly"])
+def test_a_command_that_cannot_start_is_a_result_not_a_traceback(tmp_path: Path, namespace: bool,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    if not namespace:  # then Popen itself fails to exec the program
+        monkeypatch.setattr(sandbox, "_unshare_prefix", lambda: ())
+    res = run_sandboxed([str(tmp_path / "no-such-program")], cwd=tmp_path, timeout_s=10, mem_bytes=256 * MB)
+    assert res.returncode == 127 and not res.timed_out
+    assert "no-such-program" in res.stderr
+    assert namespace or res.stderr.startswith("sandbox: could not start")
