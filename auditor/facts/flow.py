@@ -1,12 +1,12 @@
 """Data flow and events of every function, computed once per submission.
 
-Two passes over each function body. The labelling pass (iterated to a fixpoint over the whole
-program) computes the labels of every variable, the return summary of every function (with
-parameter labels left symbolic, so a helper shared by training and evaluation is judged per call
-site) and attribute stores. The emitting pass turns each body into a tree of items in program
-order — events (backward, optimizer step, score accumulation, table write, Gram accumulation,
-file read, model use, network call, oracle minimum), calls to inline, loops and guarded branches —
-which `trace.py` flattens into one ordered trace of what the submission does.
+Each function body is walked until the whole program reaches a fixpoint. A walk computes the labels
+of every variable, the return summary of the function (with parameter labels left symbolic, so a
+helper shared by training and evaluation is judged per call site) and attribute stores, and turns
+the body into a tree of items in program order — events (backward, optimizer step, score
+accumulation, table write, Gram accumulation, file read, model use, network call, oracle minimum),
+calls to inline, loops and guarded branches — which `trace.py` flattens into one ordered trace of
+what the submission does.
 """
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ class Flow:
                 walked_any = True
                 before = self.version
                 self._read, self._stale = set(), False
-                self.items[id(f)] = _Walker(self, f, emit=True).run()
+                self.items[id(f)] = _Walker(self, f).run()
                 walked_at[id(f)] = before if self._stale else self.version
                 self._read = None
             has_loss = any(L.LOSS in self.returns[id(f)] for f in self.program.functions
@@ -171,7 +171,7 @@ class Flow:
                 break
         for f in self.program.functions:  # out of rounds: the items of what is not current are redone once
             if not self._current(f, walked_at):
-                self.items[id(f)] = _Walker(self, f, emit=True).run()
+                self.items[id(f)] = _Walker(self, f).run()
 
     def _current(self, f: Function, walked_at: dict[int, int]) -> bool:
         """Whether `f` was walked since the last change of anything it reads (so its labels and items hold)."""
@@ -225,10 +225,14 @@ class Flow:
             current |= labels
             self._key_change("attr:" + name)
 
+    def _read_shared(self, fn: Function, key: str) -> None:
+        """`fn` read shared state `key`: walk it again when that changes (in this walk or a later one)."""
+        self.key_reads[id(fn)].add(key)
+        self._note((key,))
+
     def read_attr(self, fn: Function, name: str) -> frozenset[str]:
         """Labels stored under attribute `name`; `fn` is walked again when they change."""
-        self.key_reads[id(fn)].add("attr:" + name)
-        self._note(("attr:" + name,))
+        self._read_shared(fn, "attr:" + name)
         return frozenset(self.attrs.get(name, ()))
 
     def is_table(self, fn: Function, name: str | None) -> bool:
@@ -236,14 +240,13 @@ class Flow:
         again when it becomes one."""
         if name is None:
             return False
-        self.key_reads[id(fn)].add("table:" + name)
-        self._note(("table:" + name,))
+        self._read_shared(fn, "table:" + name)
         return name in self.tables
 
     def model_returns_loss(self, fn: Function) -> bool:
         """Whether a module's forward returns a loss (so `model(x, y)` is one); `fn` is walked again when
         that changes."""
-        self.key_reads[id(fn)].add("forward_loss")
+        self._read_shared(fn, "forward_loss")
         return self.forward_has_loss
 
     def _key_change(self, key: str) -> None:
@@ -323,10 +326,9 @@ class Flow:
 class _Walker:
     """One pass over one function body."""
 
-    def __init__(self, flow: Flow, fn: Function, emit: bool):
+    def __init__(self, flow: Flow, fn: Function):
         self.flow = flow
         self.fn = fn
-        self.emit = emit
         self.program = flow.program
         self.no_grad = fn.no_grad
         self.pending: list[Item] = []  # items produced while labelling the current statement
@@ -425,7 +427,7 @@ class _Walker:
         if isinstance(stmt, ast.Assign):
             value = self.label(stmt.value)
             for target in stmt.targets:
-                if L.GRAD in value and isinstance(target, ast.Name) and L.FRESH in self.flow.lookup(self.fn, target.id) and self.emit:
+                if L.GRAD in value and isinstance(target, ast.Name) and L.FRESH in self.flow.lookup(self.fn, target.id):
                     self.pending.append(Event("STEP", self.fn, stmt, self.flow.lookup(self.fn, target.id) | {L.OPT}, {"receiver_text": target.id, "manual": True}, self.no_grad))
                 self.bind(target, value)
                 if isinstance(target, ast.Subscript) and _refers_to(stmt.value, target.value):
@@ -433,7 +435,7 @@ class _Walker:
                     if L.VAL in keys or _param_like(keys):
                         self.flow.add_table(_table_name(target.value))
                 self.accumulation(stmt, target, value, stmt.value)
-                if self.emit and (_refers_to(stmt.value, target) or any(
+                if (_refers_to(stmt.value, target) or any(
                         isinstance(n, ast.Call) and _call_name(n) == "get" for n in walk(stmt.value))):
                     self.gram(stmt, stmt.value)
             self.table_write(stmt, stmt.targets, stmt.value, augmented=False)
@@ -445,7 +447,7 @@ class _Walker:
                 keys = self.label(stmt.target.slice)
                 if keys & {L.VAL} or _param_like(keys):
                     self.flow.add_table(_table_name(stmt.target.value))
-            if L.GRAD in value and self.emit:
+            if L.GRAD in value:
                 self.pending.append(Event("STEP", self.fn, stmt, target_labels | {L.OPT}, {"receiver_text": _text(stmt.target), "manual": True}, self.no_grad))
             if isinstance(stmt.op, (ast.Add, ast.Sub)):
                 self.accumulation(stmt, stmt.target, value, stmt.value, augmented=True)
@@ -456,7 +458,7 @@ class _Walker:
         elif isinstance(stmt, ast.Return) and stmt.value is not None:
             value = self.label(stmt.value)
             self.flow.add_return(self.fn, value)
-            if self.emit and L.LOSS in value and _contains_reduction(stmt.value) and not (
+            if L.LOSS in value and _contains_reduction(stmt.value) and not (
                     {n.id for n in walk(stmt.value) if isinstance(n, ast.Name)} & self.flow.accumulators[id(self.fn)]):
                 self.score_event(stmt, ast.Name(id="<return>", ctx=ast.Load()), value, stmt.value)
         elif isinstance(stmt, ast.Expr):
@@ -472,7 +474,7 @@ class _Walker:
 
     def take(self) -> list[Item]:
         out, self.pending = self.pending, []
-        return out if self.emit else []
+        return out
 
     def _truth(self, test: ast.expr) -> bool | None:
         if _is_main_guard(test):
@@ -622,14 +624,13 @@ class _Walker:
         self.callbacks(node)
         if (name in ("exec", "eval", "run_path") or runs_code(node, self.fn.unit.tree)) and kind == "external":
             body = self.flow.exec_sites.get((self.flow.unit_index[id(self.fn.unit)], node.lineno))
-            if body is not None and self.emit:  # a dict namespace binds the code's names to values here
+            if body is not None:  # a dict namespace binds the code's names to values here
                 scope = {name: self.label(expr) for name, expr in body.unit.namespace or ()}
                 self.pending.append(CallItem(node, [body], scope, self.no_grad))
 
         if kind in ("func", "method"):
             out = self.program_call(node, callees, arg_labels, kw_labels, receiver, method=(kind == "method"), held=held)
-            if self.emit:
-                self.emit_events(node, name, qual, receiver, arg_labels, all_args, out)
+            self.emit_events(node, name, qual, receiver, arg_labels, all_args, out)
             return out
         if kind == "ctor":
             init = [c for c in callees if c.name == "__init__"]
@@ -642,8 +643,7 @@ class _Walker:
                 out = frozenset(x for x in all_args if x in (L.FRESH, L.LOCAL) or L.is_param(x)) | {L.OPT}
             return out
         out = self.external(node, name, qual, receiver, arg_labels, kw_labels, all_args, kind)
-        if self.emit:
-            self.emit_events(node, name, qual, receiver, arg_labels, all_args, out)
+        self.emit_events(node, name, qual, receiver, arg_labels, all_args, out)
         return out
 
     def resolve(self, node: ast.Call, name: str) -> tuple[list[Function], str]:
@@ -718,8 +718,7 @@ class _Walker:
                 self.flow.add_attr(attr, resolved)
                 if any(L.is_param(x) for x in resolved):
                     self.flow.add_attr_store(self.fn, attr, resolved)
-            if self.emit:
-                self.pending.append(CallItem(node, [callee], mapping, self.no_grad))
+            self.pending.append(CallItem(node, [callee], mapping, self.no_grad))
         return frozenset(out)
 
     def called_value(self, func: ast.expr) -> frozenset[str]:
@@ -856,7 +855,7 @@ class _Walker:
             keys = arg_labels[1] if len(arg_labels) > 1 else all_args
             if keys & {L.VAL} or _param_like(keys):
                 self.flow.add_table(_table_name(func.value if isinstance(func, ast.Attribute) and not qual.endswith("add.at") else node.args[0]) if node.args or isinstance(func, ast.Attribute) else None)
-        if isinstance(func, ast.Attribute) and name in ("add_", "sub_", "copy_") and any(L.GRAD in a for a in arg_labels) and self.emit:
+        if isinstance(func, ast.Attribute) and name in ("add_", "sub_", "copy_") and any(L.GRAD in a for a in arg_labels):
             self.pending.append(Event("STEP", self.fn, node, receiver | {L.OPT}, {"receiver_text": _text(func.value), "manual": True}, self.no_grad))
         if isinstance(func, ast.Attribute) and name in L.ACCUMULATING_METHODS:
             target = _base_name(func.value) if not isinstance(func.value, ast.Attribute) else None
@@ -909,8 +908,6 @@ class _Walker:
 
     def accumulation(self, stmt: ast.stmt, target: ast.expr, value: frozenset[str], value_node: ast.expr, augmented: bool = False) -> None:
         """`acc += v`, `acc = acc + v`, `buf[i] = v` with a loss value: a candidate scoring site."""
-        if not self.emit:
-            return
         if not augmented:
             if isinstance(target, ast.Subscript):
                 if L.LOSS not in value:
@@ -946,7 +943,7 @@ class _Walker:
             elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name):
                 factory = self.locals.get(arg.func.id) or next(iter(self.program.by_name.get(arg.func.id, [])), None)
                 target = _returned_closure(self.program, factory) if factory else None
-            if target is not None and self.emit:
+            if target is not None:
                 self.pending.append(CallItem(arg, [target], {}, self.no_grad))
 
     def oracle_compare(self, stmt: ast.If) -> None:
@@ -954,7 +951,7 @@ class _Walker:
         (`if nll_mix < nll_model: scored[t] = nll_mix`) is an oracle choice (ORACLE); keeping some other
         value (`best_clip = clip`) selects a setting by its validation loss (SELECT)."""
         test = stmt.test
-        if not (self.emit and isinstance(test, ast.Compare) and len(test.comparators) == 1
+        if not (isinstance(test, ast.Compare) and len(test.comparators) == 1
                 and isinstance(test.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE))):
             return
         a, b = self.label(test.left), self.label(test.comparators[0])
@@ -972,8 +969,6 @@ class _Walker:
 
     def table_write(self, stmt: ast.stmt, targets: list[ast.expr], value_node: ast.expr, augmented: bool) -> None:
         """`T[k] += 1`, `T[k] = T.get(k, 0) + 1`: a count-table increment keyed by data."""
-        if not self.emit:
-            return
         for target in targets:
             if not isinstance(target, ast.Subscript):
                 continue
@@ -987,8 +982,6 @@ class _Walker:
 
     def gram(self, stmt: ast.stmt, value_node: ast.expr) -> None:
         """`H += X.T @ X` (or matmul/mm/addmm of a matrix with its transpose): Hessian/Gram accumulation."""
-        if not self.emit:
-            return
         for n in walk(value_node):
             pair = None
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult):
