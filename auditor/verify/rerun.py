@@ -15,7 +15,6 @@ torch.distributed.run --standalone`, in a sandbox whose network namespace has it
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor.scan import sha256_file
 from auditor.verify.context import Context, at_line
 from auditor.verify.evidence import Evidence, gather
 from auditor.verify.folder import discover
@@ -122,11 +122,7 @@ def _fingerprint(folder: Path) -> dict[str, str]:
         if path.is_symlink():
             prints[rel] = "link:" + str(path.readlink())
         elif path.is_file():
-            digest = hashlib.sha256()
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            prints[rel] = digest.hexdigest()
+            prints[rel] = sha256_file(path)
     return prints
 
 
