@@ -133,35 +133,34 @@ def _unshare_prefix() -> tuple[str, ...]:
     return ()
 
 
+def _pids() -> list[int]:
+    """Every process id /proc lists (none where there is no /proc)."""
+    try:
+        return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
+
+
 def _user_processes() -> int:
     uid = os.getuid()
     count = 0
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return 0
-    for entry in entries:
-        if entry.isdigit():
-            try:
-                count += os.stat(f"/proc/{entry}").st_uid == uid
-            except OSError:
-                continue
+    for pid in _pids():
+        with contextlib.suppress(OSError):
+            count += os.stat(f"/proc/{pid}").st_uid == uid
     return count
 
 
 def _live_group_members(pgid: int) -> list[int]:
-    """Pids in process group `pgid` that are not yet zombies (read from /proc; empty where it is absent)."""
+    """Pids in process group `pgid` that are not yet zombies."""
     members = []
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
-        if not entry.isdigit():
-            continue
+    for pid in _pids():
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
         state, _ppid, pgrp = stat[stat.rfind(")") + 2:].split()[:3]
         if int(pgrp) == pgid and state not in ("Z", "X"):
-            members.append(int(entry))
+            members.append(pid)
     return members
 
 
