@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.verify.pipeline import VerifyInputError, verify_folder
+from auditor.verify.rerun import RerunOutcome, rerun_folder
 from reports.model import AuditResult, exit_code
 from reports.render import FORMATS, render
 
@@ -59,12 +60,10 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(result.verdict, args.strict)
 
 
-def _rerun_with_progress(args: argparse.Namespace) -> Any:
+def _rerun_with_progress(args: argparse.Namespace) -> RerunOutcome:
     """`rerun_folder` with a progress bar on stderr (shown only at a terminal)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from auditor.verify.rerun import rerun_folder
 
     err = Console(stderr=True)
     with Progress(TextColumn("rerunning seeds"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
