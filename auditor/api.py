@@ -6,24 +6,23 @@ import re
 from pathlib import Path
 
 from reports.model import AuditResult
+from rules import load_rules
 
 from .engine import build_result
 from .facts import compute_facts
 from .source import InputError, load
+from .verify.evidence import Evidence, gather
+from .verify.folder import discover
 
 
-def folder_settings(folder: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """(environment of the run command in README/logs, hyperparameters the logs printed, log texts by name).
+def folder_settings(folder: Path, evidence: Evidence) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(environment of the run command in README/logs, hyperparameters the logs printed, log texts by name),
+    from the folder's `evidence` as the verifier reads it.
 
     The logs are those carrying each seed's score, as the verifier chooses them (a folder may keep
     superseded runs beside the scored ones); all logs when it finds no seed."""
-    from rules import load_rules
-
-    from .verify.evidence import gather
-    from .verify.folder import discover
     from .verify.run_env import env_from_evidence
 
-    evidence = gather(discover(folder, load_rules()))
     logged: dict[str, str] = {}
     for log in sorted(evidence.logs, key=lambda log: log.name):
         for key, value in log.hparams.items():
@@ -106,8 +105,10 @@ def _audit(path: Path, env: dict[str, str] | None, verify: bool, baseline: str |
     effective: dict[str, str] = {}
     logged: dict[str, str] = {}
     logs: dict[str, str] = {}
+    evidence = None
     if _run_context(sub):
-        command_env, logged, logs = folder_settings(sub.root)
+        evidence = gather(discover(sub.root, load_rules()))  # read once: settings here, the verifier below
+        command_env, logged, logs = folder_settings(sub.root, evidence)
         effective.update(command_env)
     folder_keys = set(effective)
     effective.update(env or {})
@@ -120,7 +121,7 @@ def _audit(path: Path, env: dict[str, str] | None, verify: bool, baseline: str |
     if verify and sub.is_folder:
         from .verify import verify_folder
 
-        outcome = verify_folder(path, baseline=baseline, smoke=smoke)
+        outcome = verify_folder(path, baseline=baseline, smoke=smoke, evidence=evidence)
         result.findings.extend(outcome.findings)
         result.verify = outcome.block
     return result

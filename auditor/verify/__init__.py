@@ -2,7 +2,7 @@
 statistics, claims and a sandboxed smoke test of one `records/<track>/<date>_<name>/` folder.
 
 Public API:
-    verify_folder(folder, *, baseline=None, smoke=False, rules=None) -> VerifyOutcome
+    verify_folder(folder, *, baseline=None, smoke=False, rules=None, evidence=None) -> VerifyOutcome
     run_command_env(folder) -> dict[str, str]
 """
 from __future__ import annotations

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from auditor.verify.evidence import Evidence
 from auditor.verify.pipeline import VerifyInputError, verify_folder
 from auditor.verify.rerun import RerunOutcome, rerun_folder
 from reports.model import AuditResult, exit_code
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if args.data is not None and not args.data.is_dir():
             print(f"pgolf-audit verify: error: {args.data}: --data is not a directory", file=sys.stderr)
             return 2
-        rerun = _rerun_with_progress(args)
+        rerun = _rerun_with_progress(args, outcome.evidence)
         outcome.findings.extend(rerun.findings)
         outcome.block["rerun"] = rerun.block
     result = AuditResult(target=str(args.dir), findings=outcome.findings, verify=outcome.block)
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(result.verdict, args.strict)
 
 
-def _rerun_with_progress(args: argparse.Namespace) -> RerunOutcome:
+def _rerun_with_progress(args: argparse.Namespace, evidence: Evidence | None) -> RerunOutcome:
     """`rerun_folder` with a progress bar on stderr (shown only at a terminal)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -70,4 +71,5 @@ def _rerun_with_progress(args: argparse.Namespace) -> RerunOutcome:
                   console=err, disable=not err.is_terminal) as bar:
         task = bar.add_task("rerun", total=None)
         return rerun_folder(args.dir, seeds=args.seeds, timeout_s=args.timeout, nproc=args.nproc, data=args.data,
-                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+                            progress=lambda done, total: bar.update(task, completed=done, total=total),
+                            evidence=evidence)

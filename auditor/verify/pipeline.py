@@ -27,6 +27,7 @@ class VerifyOutcome:
 
     findings: list[Finding]
     block: dict[str, Any]
+    evidence: Evidence | None = None  # what was read from the folder (a rerun reuses it)
 
 
 def _seed_row(run: SeedRun) -> dict[str, Any]:
@@ -86,8 +87,9 @@ def _stats_block(ev: Evidence) -> dict[str, Any]:
 
 
 def verify_folder(folder: Path, *, baseline: str | None = None, smoke: bool = False,
-                  rules: Rules | None = None) -> VerifyOutcome:
-    """Verify one records folder; raises VerifyInputError when it cannot be read at all."""
+                  rules: Rules | None = None, evidence: Evidence | None = None) -> VerifyOutcome:
+    """Verify one records folder; raises VerifyInputError when it cannot be read at all. `evidence`: the
+    folder as already read by the caller (`gather(discover(folder, rules))`), so it is not read twice."""
     folder = Path(folder)
     if not folder.is_dir():
         raise VerifyInputError(f"{folder}: not a directory")
@@ -96,7 +98,7 @@ def verify_folder(folder: Path, *, baseline: str | None = None, smoke: bool = Fa
         base = resolve_baseline(baseline, rules) if baseline is not None else None
     except ValueError as exc:
         raise VerifyInputError(str(exc)) from None
-    ev = gather(discover(folder, rules))
+    ev = evidence if evidence is not None else gather(discover(folder, rules))
     ctx = Context.build(ev, rules)
     script = code.script_code(ev, tuple(ctx.param("SIZE-002", "offline_helpers")))
     env = env_from_evidence(ev)
@@ -166,7 +168,7 @@ def verify_folder(folder: Path, *, baseline: str | None = None, smoke: bool = Fa
         + [{"file": name, "unreadable": lt.error or "binary"} for name, lt in ev.unreadable],
         "smoke": smoke_block,
     }
-    return VerifyOutcome(findings=findings, block=_finite(block))
+    return VerifyOutcome(findings=findings, block=_finite(block), evidence=ev)
 
 
 def _finite(value: Any) -> Any:

@@ -139,15 +139,17 @@ def _ending(res: SandboxResult) -> str:
 def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  mem_bytes: int = DEFAULT_MEMORY_BYTES, bpb_tolerance: float = DEFAULT_BPB_TOLERANCE,
                  env: dict[str, str] | None = None, max_procs: int = 1024, nproc: int | None = None,
-                 data: Path | None = None, progress: Callable[[int, int], None] | None = None) -> RerunOutcome:
+                 data: Path | None = None, progress: Callable[[int, int], None] | None = None,
+                 evidence: Evidence | None = None) -> RerunOutcome:
     """Rerun the folder's command for each seed (default: the seeds its logs score) in a scratch copy.
 
     `nproc` overrides the command's process count; `data` is the challenge's `data/` folder, linked at
     ./data in the copy and substituted into the command's data paths (`rebase_data_paths`); `progress`
-    is called with (seeds done, seeds in all) before each seed and at the end."""
+    is called with (seeds done, seeds in all) before each seed and at the end; `evidence` is the folder as
+    the verifier already read it (read again when not given)."""
     folder = Path(folder).resolve()
     rules = load_rules()
-    ev = gather(discover(folder, rules))
+    ev = evidence if evidence is not None else gather(discover(folder, rules))
     ctx = Context.build(ev, rules)
     out = RerunOutcome()
     script = ev.layout.script
