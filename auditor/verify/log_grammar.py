@@ -343,20 +343,20 @@ def _lead(pattern: str) -> str:
 
 @lru_cache(maxsize=1)
 def _index() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
-    """Patterns grouped by their fixed first character, so a line is tried only against candidates."""
+    """For each fixed first character, the patterns a line starting with it can match (those that start
+    with it and those that can start anywhere), in `PATTERNS` order; and the patterns for any other line."""
     by_lead: dict[str, list[int]] = {}
     anywhere: list[int] = []
     for i, pat in enumerate(PATTERNS):
         lead = _lead(pat.regex.pattern)
         (by_lead.setdefault(lead, []) if lead else anywhere).append(i)
-    return {k: tuple(v) for k, v in by_lead.items()}, tuple(anywhere)
+    return {k: tuple(sorted(v + anywhere)) for k, v in by_lead.items()}, tuple(anywhere)
 
 
 def match_line(line: str) -> tuple[LinePattern, re.Match[str]] | None:
     """The first pattern (in `PATTERNS` order) that matches the whole stripped line, or None."""
     by_lead, anywhere = _index()
-    candidates = sorted(by_lead.get(line[:1], ()) + anywhere)
-    for i in candidates:
+    for i in by_lead.get(line[:1], anywhere):
         m = PATTERNS[i].regex.match(line)
         if m:
             return PATTERNS[i], m

@@ -52,9 +52,8 @@ def _read(path: Path) -> str:
 class PidsCgroup:
     """A child cgroup with `pids.max` set. The sandboxed child joins it with `join()` before exec."""
 
-    def __init__(self, path: Path, max_pids: int) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.max_pids = max_pids
         self._procs = str(path / "cgroup.procs")
 
     @classmethod
@@ -74,7 +73,7 @@ class PidsCgroup:
             with contextlib.suppress(OSError):
                 path.rmdir()
             return None
-        return cls(path, max_pids)
+        return cls(path)
 
     def join(self) -> None:
         """Move the calling process (the forked child, before exec) into the cgroup."""

@@ -28,7 +28,7 @@ from auditor.verify.context import Context, at_line
 from auditor.verify.evidence import Evidence, gather
 from auditor.verify.folder import discover
 from auditor.verify.run_env import env_from_text, run_command
-from auditor.verify.sandbox import SandboxResult, run_sandboxed, scratch_copy
+from auditor.verify.sandbox import run_sandboxed, scratch_copy
 from auditor.verify.size import artifact_bytes
 from reports.model import Finding
 from rules import load_rules
@@ -130,12 +130,6 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
-def _ending(res: SandboxResult) -> str:
-    if res.timed_out:
-        return "killed by SIGKILL (timeout)"
-    return f"killed by {res.killed_by}" if res.killed_by else f"exit {res.returncode}"
-
-
 def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  mem_bytes: int = DEFAULT_MEMORY_BYTES, bpb_tolerance: float = DEFAULT_BPB_TOLERANCE,
                  env: dict[str, str] | None = None, max_procs: int = 1024, nproc: int | None = None,
@@ -194,7 +188,7 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
             problem = f"timed out after {timeout_s:g} s"
         elif run is None:
             tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [""]
-            problem = f"no scored log for seed {seed} ({_ending(res)}: {tail[0][:200]})"
+            problem = f"no scored log for seed {seed} ({res.ending}: {tail[0][:200]})"
         else:
             notes = []
             if claimed_bpb is not None and got_bpb is not None and abs(got_bpb - claimed_bpb) > bpb_tolerance:
@@ -206,7 +200,7 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
         if res.stragglers:
             problem += f"{'; ' if problem else ''}{res.stragglers} process(es) left running were killed"
         result = SeedRerun(seed, not problem, claimed_bpb, got_bpb, claimed_bytes, got_bytes, res.wall_s, problem,
-                           _ending(res), res.stragglers)
+                           res.ending, res.stragglers)
         results.append(result)
         if problem:
             rule = "SUB-CLAIM-001" if run is not None else "SUB-SMOKE-001"

@@ -93,6 +93,11 @@ class SandboxResult:
             return signal.Signals(-self.returncode).name
         return "SIGKILL (timeout)" if self.timed_out else None
 
+    @property
+    def ending(self) -> str:
+        """How the command ended: "exit 0", "killed by SIGKILL (timeout)", "killed by SIGSEGV"."""
+        return f"killed by {self.killed_by}" if self.killed_by else f"exit {self.returncode}"
+
 
 MAX_COPY_BYTES = 64 * 1024 * 1024
 

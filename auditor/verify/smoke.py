@@ -111,7 +111,7 @@ def _interpret(res: SandboxResult, script: Path, code_bytes: int, timeout_s: flo
                        summary=f"import did not finish within {timeout_s:.0f} s (killed); inconclusive")
     if not lines:
         tail = (res.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        why = f"killed by {res.killed_by}" if res.killed_by else f"exit {res.returncode}"
+        why = res.ending
         return replace(base, status="harness_error", summary=f"sandbox child ended without a result ({why}: {tail})")
     data = json.loads(lines[-1][len(MARKER):])
     stubs = tuple(dict.fromkeys(str(s).split(".")[0] for s in data.get("stubs", ())))
