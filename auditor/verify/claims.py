@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from auditor.verify import stats
 from auditor.verify.context import Context, at_key, at_line
 from auditor.verify.evidence import SeedRun
+from auditor.verify.log_parse import decimal_places
 from auditor.verify.size import artifact_bytes
 from auditor.verify.timing import eval_time
 from reports.model import Finding
@@ -40,8 +41,7 @@ class Claim:
 
 def _near(value: float, target: float, text: str, units: float = 0.5) -> bool:
     """Equal within `units` of the last decimal `text` was written with (half a unit: rounding)."""
-    dec = len(text.split(".", 1)[1]) if "." in text else 0
-    return abs(value - target) <= units * 10.0 ** -dec + 1e-12
+    return abs(value - target) <= units * 10.0 ** -decimal_places(text) + 1e-12
 
 
 def _close(a: float, b: float, rel: float = 0.005) -> bool:
@@ -49,7 +49,7 @@ def _close(a: float, b: float, rel: float = 0.005) -> bool:
 
 
 def _readme_name(ctx: Context) -> str:
-    return ctx.ev.layout.rel(ctx.ev.layout.readme) if ctx.ev.layout.readme else "README.md"
+    return ctx.ev.file(ctx.ev.layout.readme) or "README.md"
 
 
 def check_units(ctx: Context) -> list[Finding]:

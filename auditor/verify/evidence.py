@@ -8,7 +8,7 @@ from pathlib import Path
 
 from auditor.verify.folder import FolderLayout
 from auditor.verify.log_grammar import metric_class
-from auditor.verify.log_parse import MAX_LOG_BYTES, LogText, load_log
+from auditor.verify.log_parse import MAX_LOG_BYTES, LogText, decimal_places, load_log
 from auditor.verify.log_record import LogRecord, Metric
 from auditor.verify.submission import Submission, load_submission
 from rules import load_rules
@@ -21,7 +21,7 @@ def decimals_of(value: float) -> int:
     text = repr(float(value))
     if "e" in text or "inf" in text or "nan" in text:
         return 10
-    return len(text.split(".", 1)[1]) if "." in text else 0
+    return decimal_places(text)
 
 
 def same_number(a: float, b: float, dec_a: int, dec_b: int) -> bool:

@@ -66,7 +66,8 @@ def seed_from_name(name: str) -> int | None:
     return None
 
 
-def _decimals(number: str) -> int:
+def decimal_places(number: str) -> int:
+    """Decimals a number is written with: "1.1267" -> 4, "3" -> 0."""
     return len(number.split(".", 1)[1]) if "." in number else 0
 
 
@@ -146,7 +147,7 @@ class _Builder:
         label, bpb = (gd["label"] or "").strip(), gd["bpb"]
         em = _EVAL_MS.search(gd.get("tail") or "")
         self.metrics.append(Metric(label, g.metric_role(label), g.metric_class(label), float(gd["loss"]), float(bpb),
-                                   float(em.group(1)) if em else None, _decimals(bpb), self.line, self.text))
+                                   float(em.group(1)) if em else None, decimal_places(bpb), self.line, self.text))
 
     def total(self, gd: dict[str, str]) -> None:
         tag = gd.get("tag") or "total"

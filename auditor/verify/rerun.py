@@ -160,7 +160,7 @@ def rerun_folder(folder: Path, *, seeds: list[int] | None = None, timeout_s: flo
     results: list[SeedRerun] = []
     isolation = ""
     before = _fingerprint(folder)
-    readme = ev.layout.rel(ev.layout.readme) if ev.layout.readme else "README.md"
+    readme = ev.file(ev.layout.readme) or "README.md"
     for done, seed in enumerate(wanted):
         if progress is not None:
             progress(done, len(wanted))
