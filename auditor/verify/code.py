@@ -177,7 +177,7 @@ def check_logged_source(ctx: Context, code: ScriptCode | None) -> list[Finding]:
                     None, kv[1], embedded, autojunk=False).quick_ratio())
                 notes.append(f"embedded source differs from {name} in {_changed_lines(best, embedded)} line(s)")
                 evidence.extend(at_line(log.name, log.source_line, log.source.split("\n", 1)[0]))
-        raw = log.code_bytes_raw or log.code_bytes
+        raw = log.raw_code
         if raw is not None and raw.value not in sizes:
             notes.append(f"ran {raw.value:,} bytes of code")
             evidence.extend(at(log, raw))

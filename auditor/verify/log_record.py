@@ -145,6 +145,16 @@ class LogRecord:
         return ms / steps if ms is not None and steps else None
 
     @property
+    def counted_code(self) -> Hit[int] | None:
+        """The code size the artifact total counts: the compressed size when printed, else the plain one."""
+        return self.code_bytes_compressed or self.code_bytes
+
+    @property
+    def raw_code(self) -> Hit[int] | None:
+        """The uncompressed code size: the raw size when printed, else the plain one."""
+        return self.code_bytes_raw or self.code_bytes
+
+    @property
     def reserve_ms(self) -> float | None:
         """Time reserved for GPTQ calibration: the hyperparameter (exact), else the log line
         (which prints 0.5 s as "0s")."""

@@ -33,8 +33,8 @@ class VerifyOutcome:
 def _seed_row(run: SeedRun) -> dict[str, Any]:
     log, train, m = run.log, run.train, run.metric
     et = timing.eval_time(log)
-    counted = train.code_bytes_compressed or train.code_bytes
-    raw = train.code_bytes_raw or train.code_bytes
+    counted = train.counted_code
+    raw = train.raw_code
     cal = train.calibration
     return {
         "seed": run.seed,

@@ -77,7 +77,7 @@ def check_size_arithmetic(ctx: Context) -> list[Finding]:
         size, tag, exact = hit.value
         models = log.model_bytes
         model = models.get(tag) if tag in models else (list(models.values())[-1] if models else None)
-        code_hit = log.code_bytes_compressed or log.code_bytes
+        code_hit = log.counted_code
         if not exact or model is None or code_hit is None or "+" not in str(tag):
             continue
         code = code_hit.value
@@ -98,7 +98,7 @@ def check_helpers(ctx: Context, code: ScriptCode | None) -> list[Finding]:
         return []
     helper_bytes = sum(p.stat().st_size for p in code.helpers)
     script_bytes = 0 if code.is_stub else len(code.runnable.encode("utf-8"))  # a payload runs, not its wrapper
-    logged = [hit.value for r in ctx.ev.runs for hit in [r.train.code_bytes_raw or r.train.code_bytes] if hit]
+    logged = [hit.value for r in ctx.ev.runs for hit in [r.train.raw_code] if hit]
     if logged and max(logged) >= 0.98 * (script_bytes + helper_bytes):
         return []
     cap = int(ctx.limit("artifact_bytes_max"))
