@@ -22,17 +22,18 @@ def artifact_bytes(run: SeedRun) -> int | None:
     return found[1].value.bytes if found else None
 
 
+def _artifacts(ctx: Context) -> list[tuple[SeedRun, LogRecord, Hit[Artifact]]]:
+    """(seed run, log, artifact size hit) of every seed whose log prints its artifact size."""
+    return [(run, *found) for run in ctx.ev.runs if (found := artifact(run)) is not None]
+
+
 def check_cap(ctx: Context) -> list[Finding]:
     """SIZE-001: every seed's artifact (compressed model + counted code) is at most 16,000,000 bytes.
 
     Source: README FAQ (2026-03-18); regina-openai on #1835; cocohearts on #1959. The worst seed counts."""
     cap = int(ctx.limit("artifact_bytes_max"))
     over = []
-    for run in ctx.ev.runs:
-        found = artifact(run)
-        if found is None:
-            continue
-        log, hit = found
+    for run, log, hit in _artifacts(ctx):
         size, _, exact = hit.value
         if size > cap:
             approx = "" if exact else " (from a size printed in MB)"
@@ -69,11 +70,7 @@ def check_size_arithmetic(ctx: Context) -> list[Finding]:
 
     Source: LOG_FORMATS.md §5 (the identity holds on every merged log that prints both parts)."""
     out = []
-    for run in ctx.ev.runs:
-        found = artifact(run)
-        if found is None:
-            continue
-        log, hit = found
+    for run, log, hit in _artifacts(ctx):
         size, tag, exact = hit.value
         models = log.model_bytes
         model = models.get(tag) if tag in models else (list(models.values())[-1] if models else None)
