@@ -7,7 +7,7 @@ import re
 
 from auditor.verify import stats
 from auditor.verify.context import Context, at, at_end, at_key, at_line, at_metric
-from auditor.verify.evidence import decimals_of, family, same_number
+from auditor.verify.evidence import SeedRun, decimals_of, family, same_number
 from auditor.verify.log_record import LogRecord, Metric
 from reports.model import Finding
 
@@ -113,7 +113,7 @@ def check_claimed_scores(ctx: Context) -> list[Finding]:
         return out
     mean = stats.mean([m.val_bpb for _, m in scores])
     if abs(head - mean) <= _tolerance(ctx, head):
-        return out + _check_spread(ctx)
+        return out + _check_spread(ctx, scores)
     single = [run.seed for run, m in scores if same_number(m.val_bpb, head, 8, decimals_of(head))]
     where = at_key(ctx.ev, "val_bpb")
     if single:
@@ -128,10 +128,11 @@ def check_claimed_scores(ctx: Context) -> list[Finding]:
     return out
 
 
-def _check_spread(ctx: Context) -> list[Finding]:
-    """submission.json's val_loss mean and the stds, against the logs (stds loosely: 5 %, either ddof)."""
-    bpbs = [m.val_bpb for _, m in ctx.ev.scores()]
-    losses = [m.val_loss for _, m in ctx.ev.scores()]
+def _check_spread(ctx: Context, scores: list[tuple[SeedRun, Metric]]) -> list[Finding]:
+    """submission.json's val_loss mean and the stds, against the logs' `scores` (stds loosely: 5 %,
+    either ddof)."""
+    bpbs = [m.val_bpb for _, m in scores]
+    losses = [m.val_loss for _, m in scores]
     checks: list[tuple[str, float, float]] = [("val_loss", stats.mean(losses), stats.mean(losses))]
     if len(bpbs) > 1:
         checks.append(("val_bpb_std", stats.std(bpbs), stats.std(bpbs, ddof=0)))
@@ -172,8 +173,7 @@ def check_same_config(ctx: Context) -> list[Finding]:
     dumps = [(r.seed, r.train) for r in ctx.ev.runs if r.train.hparams]
     if len(dumps) < 2:
         return []
-    keys = sorted({k for _, log in dumps for k in log.hparams} - {k for k in
-                  {k for _, log in dumps for k in log.hparams} if any(p.search(k) for p in ignore)})
+    keys = sorted({k for _, log in dumps for k in log.hparams if not any(p.search(k) for p in ignore)})
     differing = [k for k in keys if len({log.hparams.get(k) for _, log in dumps}) > 1]
     if not differing:
         return []
