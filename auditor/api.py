@@ -10,7 +10,7 @@ from rules import load_rules
 
 from .engine import build_result
 from .facts import compute_facts
-from .source import InputError, load
+from .source import InputError, load, read_head
 from .verify.evidence import Evidence, gather
 from .verify.folder import discover
 
@@ -37,9 +37,8 @@ def folder_settings(folder: Path, evidence: Evidence) -> tuple[dict[str, str], d
     return env, logged, logs
 
 
-def _head(path: Path, limit: int = 1_000_000) -> bytes:
-    with path.open("rb") as fh:
-        return fh.read(limit)
+LOG_TEXT_LIMIT = 4_000_000  # characters of each log searched for guarded log lines
+_SETTING = re.compile(r"`([A-Z][A-Z0-9_]{2,})=([^`\s]*)`")
 
 
 def log_texts(folder: Path) -> dict[str, str]:
@@ -47,43 +46,28 @@ def log_texts(folder: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in sorted(list(folder.glob("*.log")) + list(folder.glob("*.txt")) + list(folder.glob("logs/*"))):
         if path.is_file() and path.name not in ("requirements.txt",):
-            with path.open("rb") as fh:
-                out[str(path.relative_to(folder))] = fh.read(LOG_TEXT_LIMIT).decode("utf-8", errors="replace")
+            out[str(path.relative_to(folder))] = read_head(path, LOG_TEXT_LIMIT)
     return out
-
-
-LOG_TEXT_LIMIT = 4_000_000  # characters of each log searched for guarded log lines
-_SETTING = re.compile(r"`([A-Z][A-Z0-9_]{2,})=([^`\s]*)`")
 
 
 def documented_settings(folder: Path) -> dict[str, str]:
     """Settings the folder states outside a run command: `KEY=VAL` in README code spans, and
     upper-case keys of a run configuration JSON (`config.json`)."""
     out: dict[str, str] = {}
-    readme = folder / "README.md"
-    if readme.is_file():
-        for key, value in _SETTING.findall(_head(readme).decode("utf-8", errors="replace")):
-            out.setdefault(key, value)
+    for key, value in _SETTING.findall(read_head(folder / "README.md", 1_000_000)):
+        out.setdefault(key, value)
     for path in sorted(folder.glob("*.json")):
         if path.name == "submission.json" or not path.is_file() or path.stat().st_size > 1_000_000:
             continue
         try:
-            data = json.loads(_head(path))
-        except (ValueError, UnicodeDecodeError):
+            data = json.loads(read_head(path, 1_000_000))
+        except ValueError:
             continue
         if isinstance(data, dict):
             for key, value in data.items():
                 if isinstance(key, str) and key.isupper() and isinstance(value, (str, int, float, bool)):
                     out.setdefault(key, str(int(value)) if isinstance(value, bool) else str(value))
     return out
-
-
-def _run_context(sub) -> bool:
-    """Whether the folder's README/logs describe how this script was run: always for a records folder,
-    for a single file only when it sits in one (beside submission.json or train logs)."""
-    if sub.is_folder:
-        return True
-    return (sub.root / "submission.json").exists() or any(sub.root.glob("*.log"))
 
 
 def audit_path(path: Path, *, env: dict[str, str] | None = None, verify: bool = True, baseline: str | None = None,
@@ -106,7 +90,7 @@ def _audit(path: Path, env: dict[str, str] | None, verify: bool, baseline: str |
     logged: dict[str, str] = {}
     logs: dict[str, str] = {}
     evidence = None
-    if _run_context(sub):
+    if sub.in_run_context:
         evidence = gather(discover(sub.root, load_rules()))  # read once: settings here, the verifier below
         command_env, logged, logs = folder_settings(sub.root, evidence)
         effective.update(command_env)
@@ -114,7 +98,7 @@ def _audit(path: Path, env: dict[str, str] | None, verify: bool, baseline: str |
     effective.update(env or {})
     facts = compute_facts(sub, effective, logged, logs)
     result = build_result(str(path), facts)
-    from_folder = {k: v for k, v in facts.env.items() if k in folder_keys or (k not in (env or {}) and k not in folder_keys)}
+    from_folder = {k: v for k, v in facts.env.items() if k in folder_keys or k not in (env or {})}
     if from_folder:
         shown = " ".join(f"{k}={v}" for k, v in sorted(from_folder.items()))
         result.notes.insert(0, f"environment from the folder's run command and logs: {shown}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from reports.model import exit_code
+from reports.render import FORMATS, render
 
 SUBCOMMANDS = {
     "audit": "auditor.cli",
@@ -25,7 +26,6 @@ SUBCOMMANDS = {
     "scan": "auditor.scan",
     "explain": "auditor.explain",
 }
-FORMATS = ("terminal", "json", "markdown", "sarif", "annotations")
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
@@ -51,8 +51,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.render import render
-
     from .api import audit_path
     from .source import InputError
     from .verify import VerifyInputError

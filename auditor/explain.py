@@ -26,9 +26,6 @@ def explain(rule_id: str) -> str:
         if rule.since:
             lines.append(f"  since: {rule.since.isoformat()}")
         lines += ["  sources:"] + [f"    - {s}" for s in rule.sources]
-        precedents = getattr(rule, "precedents", ())
-        if precedents:
-            lines += ["  precedents:"] + [f"    - {p}" for p in precedents]
         doc = _module_doc(rule.module)
         if doc:
             lines += ["", doc]

@@ -104,6 +104,12 @@ class Submission:
     is_folder: bool
 
     @property
+    def in_run_context(self) -> bool:
+        """Whether the folder's README/logs describe how this script was run: always for a records folder,
+        for a single file only when it sits in one (beside submission.json or train logs)."""
+        return self.is_folder or (self.root / "submission.json").exists() or any(self.root.glob("*.log"))
+
+    @property
     def main(self) -> Unit:
         return self.units[0]
 
@@ -251,7 +257,7 @@ def find_headline(root: Path) -> str:
         return mentioned[0]
     if "train_gpt.py" in scripts:
         return "train_gpt.py"
-    with_main = [s for s in scripts if "__main__" in _safe_read(root / s)]
+    with_main = [s for s in scripts if "__main__" in read_head(root / s)]
     candidates = with_main or scripts
     return max(candidates, key=lambda s: _size(root / s))
 
@@ -314,7 +320,7 @@ def _scripts_in_run_commands(root: Path, scripts: list[str]) -> list[str]:
     counts: dict[str, int] = {}
     sources = [root / "README.md"] + sorted(root.glob("*.log")) + sorted(root.glob("*.txt"))
     for path in sources:
-        text = _safe_read(path, limit=2_000_000)
+        text = read_head(path, limit=2_000_000)
         for launcher, script in run_commands(text):
             name = Path(script).name
             if name in scripts:
@@ -323,7 +329,7 @@ def _scripts_in_run_commands(root: Path, scripts: list[str]) -> list[str]:
     return sorted(counts, key=lambda s: (-counts[s], "train" not in s, s))
 
 
-def _safe_read(path: Path, limit: int = 4_000_000) -> str:
+def read_head(path: Path, limit: int = 4_000_000) -> str:
     """The beginning of a regular file as text; "" for anything else (a FIFO would block forever)."""
     try:
         with _open_regular(path) as fh:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, TextIO
 
 from reports.model import AuditResult, Finding, sorted_findings
-from reports.render import counts_phrase, repo_path, rule_sources, rule_title, rules_option
+from reports.render import counts_phrase, location, repo_path, rule_sources, rule_title, rules_option
 
 COMMAND = {"violation": "error", "review": "warning", "info": "notice"}
 
@@ -35,8 +35,7 @@ def finding_command(result: AuditResult, finding: Finding, rules: Any) -> str:
     lines = [finding.message]
     first, *more = finding.evidence or (None,)
     for ev in more:
-        lines.append(f"also {repo_path(result, ev.file)}:{ev.line}" if ev.line > 0 else
-                     f"also {repo_path(result, ev.file)}")
+        lines.append(f"also {location(result, ev)}")
     sources = rule_sources(rules, finding.check)
     if sources:
         lines.append("Ruling: " + "; ".join(sources))

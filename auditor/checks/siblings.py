@@ -15,7 +15,7 @@ _WRITERS = {"save", "tofile", "savez", "savez_compressed", "write", "write_bytes
 
 def validation_writers(sub: Submission) -> list[tuple[str, set[str]]]:
     """(script, file names it writes) for each sibling script that reads validation shards."""
-    if not sub.is_folder and not ((sub.root / "submission.json").exists() or any(sub.root.glob("*.log"))):
+    if not sub.in_run_context:
         return []  # a lone script: its neighbours are not part of a submission
     audited = {u.file for u in sub.units}
     out = []
