@@ -16,6 +16,7 @@ import io
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -119,10 +120,13 @@ def deserialize(blob: bytes) -> tuple[list[QuantTensor], dict]:
 
 def prune_to_target(tensors: list[QuantTensor], weights: dict[str, Tensor], meta: dict, target_bytes: int,
                     level: int = 22, search_level: int = 9) -> tuple[list[QuantTensor], int, int, bytes]:
-    """Zero the cheapest +/-1 symbols until serialize(...) <= target_bytes.
+    """Zero the fewest cheapest +/-1 symbols for which serialize(..., level) <= target_bytes.
 
-    Returns (tensors, pruned, candidates, blob). If even pruning every candidate does not fit, returns
-    the fully pruned state (the caller reports the overshoot)."""
+    The amount is first estimated with the faster `search_level` compressor, against the target scaled by
+    the two levels' size ratio on the unpruned state; the estimate is then bracketed and bisected with the
+    final compressor, to a resolution of candidates/4096 symbols. Returns (tensors, pruned, candidates, blob).
+    If even pruning every candidate does not fit, returns the fully pruned state (the caller reports the
+    overshoot)."""
     blob = serialize(tensors, meta, level)
     ints = [i for i, t in enumerate(tensors) if t.bits < 16]
     costs = [prune_costs(weights[tensors[i].name].reshape(tensors[i].q.shape), tensors[i].q,
@@ -133,6 +137,7 @@ def prune_to_target(tensors: list[QuantTensor], weights: dict[str, Tensor], meta
         return tensors, 0, candidates, blob
     order = torch.argsort(flat)[:candidates]                     # cheapest first; inf (non +/-1) excluded
     bounds = np.cumsum([0] + [c.numel() for c in costs])
+    resolution = max(1, candidates // 4096)
 
     def pruned(k: int) -> list[QuantTensor]:
         out = list(tensors)
@@ -145,19 +150,38 @@ def prune_to_target(tensors: list[QuantTensor], weights: dict[str, Tensor], meta
                 out[i] = replace(tensors[i], q=q.view_as(tensors[i].q))
         return out
 
-    lo, hi = 0, candidates                                        # invariant: pruned(hi) fits (or hi = all)
-    while hi - lo > max(1, candidates // 4096):
-        mid = (lo + hi) // 2
-        if len(serialize(pruned(mid), meta, search_level)) <= target_bytes:
-            hi = mid
-        else:
-            lo = mid
-    while True:                                                   # confirm with the final compressor
-        state = pruned(hi)
-        blob = serialize(state, meta, level)
-        if len(blob) <= target_bytes or hi == candidates:
-            return state, hi, candidates, blob
-        hi = min(candidates, hi + max(1, (candidates - hi) // 8))
+    def smallest_fitting(lo: int, hi: int, test: Callable[[int], bool]) -> int:
+        while hi - lo > resolution:                      # test(lo) is False; test(hi) is True or hi = all
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if test(mid) else (mid, hi)
+        return hi
+
+    ratio = len(serialize(tensors, meta, search_level)) / len(blob)
+    estimate = smallest_fitting(0, candidates,
+                                lambda k: len(serialize(pruned(k), meta, search_level)) <= target_bytes * ratio)
+
+    fitting: dict[int, bytes] = {}                       # final blobs that fit, by amount pruned
+
+    def fits(k: int) -> bool:
+        if k not in fitting:
+            out = serialize(pruned(k), meta, level)
+            if len(out) > target_bytes:
+                return False
+            fitting.clear()                              # a smaller fitting amount supersedes any before it
+            fitting[k] = out
+        return True
+
+    step = max(resolution, candidates // 64)
+    if fits(estimate):                                   # walk down until it no longer fits
+        lo, hi = max(0, estimate - step), estimate
+        while lo > 0 and fits(lo):
+            lo, hi, step = max(0, lo - 2 * step), lo, 2 * step
+    else:                                                # walk up until it fits (or everything is pruned)
+        lo, hi = estimate, min(candidates, estimate + step)
+        while hi < candidates and not fits(hi):
+            lo, hi, step = hi, min(candidates, hi + 2 * step), 2 * step
+    k = smallest_fitting(lo, hi, fits)
+    return pruned(k), k, candidates, fitting.get(k) or serialize(pruned(k), meta, level)
 
 
 @dataclass(frozen=True)
