@@ -52,7 +52,10 @@ def calibrate(cfg: TrainConfig, rt: Runtime, model: GPT, loader: DistributedToke
     seconds = time.perf_counter() - t0
     log.emit("gptq_collected", n=len(hessians), seconds=seconds)
     # train-data calibration must fit the budget (TIME-004); self-generated may exceed it (TIME-005)
-    log.emit("post_gptq", elapsed=train_ms / 1000.0 + seconds, budget=cfg.max_wallclock_seconds)
+    elapsed = train_ms / 1000.0 + seconds
+    log.emit("post_gptq", elapsed=elapsed, budget=cfg.max_wallclock_seconds)
+    if cfg.gptq_calib == "train" and 0 < cfg.max_wallclock_seconds < elapsed:
+        log.emit("over_budget", elapsed=elapsed, budget=cfg.max_wallclock_seconds)
     return hessians
 
 
@@ -111,8 +114,10 @@ def finish(cfg: TrainConfig, gpt_cfg: GPTConfig, rt: Runtime, base: GPT, average
                                                             cfg.prune_search_level)
         if pruned:
             log.emit("prune_done", pruned=pruned, candidates=candidates, target=target)
-        else:
+        elif len(blob) <= target:
             log.emit("prune_fits")
+        if len(blob) > target:
+            log.emit("prune_short", bytes=len(blob), target=target)
         log.emit("serialize_time", seconds=time.perf_counter() - t0)
         artifact_path.write_bytes(blob)
         log.emit("model_size", tag=tag, bytes=len(blob))

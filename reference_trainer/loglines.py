@@ -77,12 +77,20 @@ GRAMMAR: dict[str, tuple[str, str]] = {
                        r"^GPTQ:collected (?P<n>\d+) Hessians in (?P<s>[\d.]+)s$"),
     "post_gptq": ("wallclock:post_gptq total_elapsed:{elapsed:.1f}s train_budget:{budget:.1f}s",
                   r"^wallclock:post_gptq total_elapsed:(?P<s>[\d.]+)s train_budget:(?P<b>[\d.]+)s$"),
+    "over_budget": ("warning: training + calibration on training data took {elapsed:.1f}s, over the "  # ours
+                    "{budget:.1f}s training cap (TIME-004)",
+                    r"^warning: training \+ calibration on training data took (?P<s>[\d.]+)s, over the "
+                    r"(?P<b>[\d.]+)s training cap \(TIME-004\)$"),
     "gptq_quantized": ("GPTQ:quantized in {seconds:.1f}s", r"^GPTQ:quantized in (?P<s>[\d.]+)s$"),
     "serialize_time": ("serialize_wallclock: {seconds:.3f}s", r"^serialize_wallclock: (?P<s>[\d.]+)s$"),
     "prune_fits": ("selective_prune: already fits, no pruning needed",
                    r"^selective_prune: already fits, no pruning needed$"),
     "prune_done": ("selective_prune: pruned {pruned} of {candidates} +/-1 values target_bytes:{target}",
                    r"^selective_prune: pruned (?P<n>\d+) of (?P<m>\d+) \+/-1 values target_bytes:(?P<t>\d+)$"),
+    "prune_short": ("warning: selective_prune: {bytes} bytes with every +/-1 value pruned, "  # ours
+                    "over target_bytes:{target}",
+                    r"^warning: selective_prune: (?P<bytes>\d+) bytes with every \+/-1 value pruned, "
+                    r"over target_bytes:(?P<t>\d+)$"),
     "raw_model": ("Serialized model: {bytes} bytes", r"^Serialized model: (?P<bytes>\d+) bytes$"),
     "code_size": ("Code size: {bytes} bytes", r"^Code size: (?P<bytes>\d+) bytes$"),
     "model_size": ("Serialized model {tag}: {bytes} bytes",

@@ -13,7 +13,7 @@ try:
 except Exception as exc:  # the verifier is another engineer's module; report, don't crash collection
     pytest.skip(f"auditor.verify.log_grammar does not import: {exc!r}", allow_module_level=True)
 
-TRAINER_ONLY = {"quant_entropy", "eval_accounting"}   # our own diagnostics; the verifier may ignore them
+TRAINER_ONLY = {"quant_entropy", "eval_accounting", "over_budget", "prune_short"}   # our own diagnostics and warnings
 EXPECTED = {
     "train_step": "step", "val_step": "val_step", "stop": "stop", "seed": "seed", "world_size": "world_size",
     "val_loader": "val_loader", "train_loader": "train_loader", "gptq_reserve": "gptq_reserve_s",

@@ -37,6 +37,8 @@ SAMPLES: dict[str, dict[str, object]] = {
     "serialize_time": {"seconds": 99.9},
     "prune_fits": {},
     "prune_done": {"pruned": 1234, "candidates": 999999, "target": 15950000},
+    "prune_short": {"bytes": 16012345, "target": 15950000},
+    "over_budget": {"elapsed": 612.4, "budget": 600.0},
     "raw_model": {"bytes": 67224983},
     "code_size": {"bytes": 47642},
     "model_size": {"tag": "int6+zstd", "bytes": 15815847},

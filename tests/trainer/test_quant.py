@@ -130,6 +130,21 @@ def test_pruning_reaches_a_byte_target(trained) -> None:
     assert untouched[1] == 0 and math.isclose(len(untouched[3]), full)
 
 
+def test_pruning_with_a_faster_search_compressor_does_not_overprune(trained) -> None:
+    """The search level compresses worse than the final one; the amount must still be the final level's."""
+    model, state = trained
+    tensors = quantize_state(state, quant_plan(model), "gptq_lite")
+    meta = {"gpt_config": {}}
+    full = len(serialize(tensors, meta, level=19))
+    floor = len(prune_to_target(tensors, state, meta, 0, level=19, search_level=19)[3])
+    target = full - (full - floor) // 4
+    _, exact, candidates, _ = prune_to_target(tensors, state, meta, target, level=19, search_level=19)
+    _, fast, _, blob = prune_to_target(tensors, state, meta, target, level=19, search_level=1)
+    assert len(serialize(tensors, meta, level=1)) > full          # the premise: level 1 is the worse compressor
+    assert len(blob) <= target and 0 < fast < candidates
+    assert abs(fast - exact) <= candidates // 50
+
+
 def test_calibration_from_train_data_and_from_samples(trained, tiny_cfg, data_dir: Path, tmp_path: Path) -> None:
     from dataclasses import replace
 
@@ -152,3 +167,6 @@ def test_calibration_from_train_data_and_from_samples(trained, tiny_cfg, data_di
     kinds = [parse(line)[0] for line in (tmp_path / "calib.log").read_text().splitlines()]
     assert kinds == ["gptq_collecting", "gptq_collected", "post_gptq",
                      "gptq_generating", "gptq_generated", "gptq_collected", "post_gptq"]
+    over = RunLog(tmp_path / "over.log")
+    calibrate(replace(tiny_cfg, max_wallclock_seconds=1.0), rt, model, loader, 1500.0, over)
+    assert parse((tmp_path / "over.log").read_text().splitlines()[-1])[0] == "over_budget"
