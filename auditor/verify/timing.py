@@ -110,6 +110,7 @@ def check_calibration(ctx: Context, script: str) -> list[Finding]:
             continue
         reserve = log.reserve_ms or 0.0
         spent = log.calibration_s.value if log.calibration_s is not None else None
+        total = log.post_gptq_total_s.value if log.post_gptq_total_s is not None else None
         if reserve <= 0.0:
             spent_txt = f" for {spent:.1f} s" if spent is not None else ""
             violations.append((run, f"seed {run.seed}: calibration reads training data{spent_txt} after the "
@@ -117,13 +118,17 @@ def check_calibration(ctx: Context, script: str) -> list[Finding]:
         elif spent is not None and log.train_ms + spent * 1000.0 > cap_ms:
             reviews.append((run, f"seed {run.seed}: training {log.train_ms / 1000:.1f} s + Hessians {spent:.1f} s "
                                  f"= {log.train_ms / 1000 + spent:.1f} s with a {reserve / 1000:g} s reserve"))
+        elif total is not None and total * 1000.0 > cap_ms:
+            reviews.append((run, f"seed {run.seed}: training and calibration ended at {total:.1f} s by the "
+                                 f"log's own clock, with a {reserve / 1000:g} s reserve"))
     out = []
     if violations:
         out.append(ctx.finding("TIME-004", "; ".join(msg for _, msg in violations),
                                tuple(e for run, _ in violations for e in at(run.train, run.train.calibration))))
     if reviews:
         out.append(ctx.finding("TIME-GPTQ-001", "; ".join(msg for _, msg in reviews),
-                               tuple(e for run, _ in reviews for e in at(run.train, run.train.calibration_s))))
+                               tuple(e for run, _ in reviews
+                                     for e in at(run.train, run.train.calibration_s or run.train.post_gptq_total_s))))
     return out
 
 

@@ -128,6 +128,8 @@ CASES: list[tuple[str, Path, Mutation]] = [
     ("TIME-002", CLEAN, _readme("NUM_LAYERS=4 MODEL_DIM=64", "FORCE_STOP_STEP=7000 NUM_LAYERS=4 MODEL_DIM=64")),
     ("TIME-004", RECORD / "2026-03-24_calibration_after_clock", _same),
     ("TIME-GPTQ-001", PHASED, _logs("train_time: 592041ms", "train_time: 599041ms")),
+    ("TIME-GPTQ-001", PHASED, _logs("GPTQ:collected 24 Hessians in 3.8s", "GPTQ:collected 24 Hessians in 3.8s\n"
+                                    "wallclock:post_gptq total_elapsed:611.0s train_budget:600.0s")),
     ("TIME-005", CLEAN, _selfgen("590.0")),
     ("TIME-006", PHASED, _one_log(12, "total_eval_time:510.1s", "total_eval_time:640.2s")),
     ("TIME-HW-001", CLEAN, _logs("world_size:8 grad_accum_steps:1", "world_size:1 grad_accum_steps:8")),
