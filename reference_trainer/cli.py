@@ -48,8 +48,12 @@ def run_prepare(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.text if not p.is_file()]
     if missing:
         raise UsageError(f"no such text file: {', '.join(missing)}")
-    stats = prepare(args.text, args.vocab_size, args.out, tokenizer=args.tokenizer, val_fraction=args.val_fraction,
-                    val_docs=args.val_docs, doc_mode=args.docs, shard_tokens=args.shard_tokens)
+    try:
+        stats = prepare(args.text, args.vocab_size, args.out, tokenizer=args.tokenizer,
+                        val_fraction=args.val_fraction, val_docs=args.val_docs, doc_mode=args.docs,
+                        shard_tokens=args.shard_tokens)
+    except (OSError, ValueError) as exc:      # unreadable or non-UTF-8 text, bad tokenizer, too small a vocab
+        raise UsageError(f"prepare: {exc}") from exc
     print(f"prepared {args.out}: vocab {stats['vocab_size']}, val {stats['docs_val']} docs / "
           f"{stats['tokens_val']} tokens, train {stats['docs_train']} docs / {stats['tokens_train']} tokens")
     return 0

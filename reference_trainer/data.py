@@ -12,6 +12,7 @@ no dummy prefix, pad/bos/eos/unk = 0/1/2/3), so the byte look-up tables of BPB-0
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -119,7 +120,10 @@ class DistributedTokenLoader:
 def iter_documents(paths: Iterable[Path], mode: str = "line") -> Iterator[str]:
     """Documents from text files: one per non-empty line, per blank-line paragraph, or per file."""
     for path in paths:
-        text = Path(path).read_text(encoding="utf-8")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         if mode == "file":
             parts = [text]
         elif mode == "paragraph":
@@ -134,15 +138,25 @@ def iter_documents(paths: Iterable[Path], mode: str = "line") -> Iterator[str]:
 
 
 def train_tokenizer(docs: list[str], vocab_size: int, prefix: Path) -> Path:
-    """Train a SentencePiece BPE model with the challenge's settings; returns the .model path."""
+    """Train a SentencePiece BPE model with the challenge's settings; returns the .model path.
+
+    Raises ValueError, naming the smallest workable size, when `vocab_size` cannot hold the 256 byte-fallback
+    pieces, the special ids and the text's characters."""
     import sentencepiece as spm
 
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(docs), model_prefix=str(prefix), model_type="bpe",
-        vocab_size=vocab_size, character_coverage=0.999, byte_fallback=True, split_digits=True,
-        normalization_rule_name="nmt_nfkc", add_dummy_prefix=False,
-        pad_id=0, bos_id=1, eos_id=2, unk_id=3, hard_vocab_limit=False, minloglevel=2,
-    )
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(docs), model_prefix=str(prefix), model_type="bpe",
+            vocab_size=vocab_size, character_coverage=0.999, byte_fallback=True, split_digits=True,
+            normalization_rule_name="nmt_nfkc", add_dummy_prefix=False,
+            pad_id=0, bos_id=1, eos_id=2, unk_id=3, hard_vocab_limit=False, minloglevel=2,
+        )
+    except RuntimeError as exc:
+        need = re.search(r"smaller than required_chars\. \d+ vs (\d+)", str(exc))
+        if need:
+            raise ValueError(f"--vocab-size {vocab_size} is too small for this text: SentencePiece needs at least "
+                             f"{need.group(1)} (256 byte pieces, the special ids and the text's characters)") from exc
+        raise ValueError(f"SentencePiece could not train a {vocab_size}-piece model: {exc}") from exc
     return prefix.with_suffix(".model")
 
 
@@ -157,26 +171,34 @@ def _write_split(docs: list[list[int]], out_dir: Path, split: str, bos_id: int, 
 def prepare(text_files: list[Path], vocab_size: int, out_dir: Path, *, tokenizer: Path | None = None,
             val_fraction: float = 0.1, val_docs: int | None = None, doc_mode: str = "line",
             shard_tokens: int = SHARD_TOKENS) -> dict[str, object]:
-    """Tokenize `text_files` into `out_dir`: tokenizer.model, fineweb_{val,train}_*.bin, prepare.json."""
-    import shutil
+    """Tokenize `text_files` into `out_dir`: tokenizer.model, fineweb_{val,train}_*.bin, prepare.json.
+
+    Everything that can fail on the inputs (documents, tokenizer) is settled before `out_dir` is touched."""
+    import tempfile
 
     import sentencepiece as spm
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in list(out_dir.glob("fineweb_*.bin")):
-        stale.unlink()
     docs = list(iter_documents(text_files, doc_mode))
     n_val = val_docs if val_docs is not None else max(1, int(len(docs) * val_fraction))
     if not 0 < n_val < len(docs):
         raise ValueError(f"need at least one validation and one training document, got {len(docs)} docs")
-    model_path = out_dir / "tokenizer.model"
-    if tokenizer is None:
-        trained = train_tokenizer(docs[n_val:], vocab_size, out_dir / "tokenizer")
-        assert trained == model_path
-    elif Path(tokenizer).resolve() != model_path.resolve():
-        shutil.copyfile(tokenizer, model_path)
-    sp = spm.SentencePieceProcessor(model_file=str(model_path))
+    with tempfile.TemporaryDirectory() as tmp:
+        if tokenizer is None:
+            model_bytes = train_tokenizer(docs[n_val:], vocab_size, Path(tmp) / "tokenizer").read_bytes()
+        else:
+            model_bytes = Path(tokenizer).read_bytes()
+    try:
+        sp = spm.SentencePieceProcessor(model_proto=model_bytes)
+    except RuntimeError as exc:
+        raise ValueError(f"{tokenizer}: not a SentencePiece model ({exc})") from exc
+    if tokenizer is not None and sp.vocab_size() > vocab_size:
+        raise ValueError(f"{tokenizer} has {sp.vocab_size()} pieces, more than --vocab-size {vocab_size}")
     encoded = sp.encode(docs)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in list(out_dir.glob("fineweb_*.bin")):
+        stale.unlink()
+    (out_dir / "tokenizer.model").write_bytes(model_bytes)
     stats = {
         "vocab_size": int(sp.vocab_size()), "bos_id": int(sp.bos_id()),
         "docs_val": n_val, "docs_train": len(docs) - n_val,
