@@ -4,9 +4,11 @@
     pgolf-train run --data data/tiny --preset tiny --seed 42 --out runs/tiny
     pgolf-train run --data data/sp1024 --preset record --seed 42 --nproc 8 --out runs/seed42
     pgolf-train config --preset record --set num_layers=9
+    pgolf-train bundle --out train_gpt.py          # the one-file script a submission's seeds run
+    pgolf-train pack runs/seed1 runs/seed2 runs/seed3 --name MyRun --author A --github-id a
 
 Each subcommand is a pair (`add_<name>(sub)`, `run_<name>(args) -> int`) registered in SUBCOMMANDS,
-so a later `pack` is one more entry. Exit codes: 0 success, 2 usage or input error.
+so `pack` and `bundle` (in pack.py) are entries like the others. Exit codes: 0 success, 2 usage or input error.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from reference_trainer.config import (
     load_config,
     parse_assignments,
 )
-from reference_trainer.pack import add_pack, run_pack
+from reference_trainer.pack import add_bundle, add_pack, run_bundle, run_pack
 
 
 class UsageError(Exception):
@@ -125,6 +127,7 @@ SUBCOMMANDS = {
     "run": (add_run, run_run),
     "config": (add_config, run_config),
     "pack": (add_pack, run_pack),
+    "bundle": (add_bundle, run_bundle),
 }
 
 

@@ -27,6 +27,7 @@ import lzma
 import re
 import shutil
 import sys
+import tempfile
 import tokenize
 from dataclasses import fields
 from pathlib import Path
@@ -372,12 +373,6 @@ def pack(run_dirs: list[Path], *, name: str, author: str, github_id: str, track:
          date: dt.date | None = None, hardware: str | None = None) -> tuple[Path, Any]:
     """Write the records folder; returns (folder, the final audit result)."""
     from auditor.api import audit_path
-    from auditor.verify import stats
-    from auditor.verify.evidence import gather
-    from auditor.verify.files import third_party_imports
-    from auditor.verify.folder import discover
-    from auditor.verify.size import artifact_bytes
-    from auditor.verify.timing import eval_time
     from rules import load_rules
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
@@ -388,10 +383,32 @@ def pack(run_dirs: list[Path], *, name: str, author: str, github_id: str, track:
         raise PackError(f"--track {track!r}: choose record or non-record")
     logs = _find_logs([Path(d) for d in run_dirs])
     date = date or dt.date.today()
-    folder = Path(out) / rules.tracks[track_key] / f"{date.isoformat()}_{name}"
-    if folder.exists():
-        raise PackError(f"{folder} exists; remove it or choose another --name")
-    folder.mkdir(parents=True)
+    final = Path(out) / rules.tracks[track_key] / f"{date.isoformat()}_{name}"
+    if final.exists():
+        raise PackError(f"{final} exists; remove it or choose another --name")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".pack-", dir=Path(out)))   # the folder appears whole, or not at all
+    try:
+        folder = staging / final.parent.name / final.name
+        folder.mkdir(parents=True)
+        _write_folder(folder, logs, name=name, author=author, github_id=github_id, track=rules.tracks[track_key],
+                      baseline=baseline, compress=compress, blurb=blurb, date=date, hardware=hardware)
+        folder.rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final, audit_path(final, baseline=baseline)
+
+
+def _write_folder(folder: Path, logs: list[Path], *, name: str, author: str, github_id: str, track: str,
+                  baseline: str | None, compress: bool, blurb: str, date: dt.date, hardware: str | None) -> None:
+    from auditor.api import audit_path
+    from auditor.verify import stats
+    from auditor.verify.evidence import gather
+    from auditor.verify.files import third_party_imports
+    from auditor.verify.folder import discover
+    from auditor.verify.size import artifact_bytes
+    from auditor.verify.timing import eval_time
+    from rules import load_rules
 
     source = bundle_source()
     if compress:
@@ -410,7 +427,7 @@ def pack(run_dirs: list[Path], *, name: str, author: str, github_id: str, track:
                   "rich": "rich"}
     (folder / "requirements.txt").write_text("".join(f"{dist_names.get(m, m)}\n" for m in reqs), encoding="utf-8")
 
-    ev = gather(discover(folder, rules))
+    ev = gather(discover(folder, load_rules()))
     runs = [r for r in ev.runs if r.metric is not None]
     if not runs:
         raise PackError("no log carries a final score (did the runs finish?)")
@@ -440,11 +457,11 @@ def pack(run_dirs: list[Path], *, name: str, author: str, github_id: str, track:
         hardware = f"{world}x {gpus[0]}" if gpus else f"{world}x CPU"
     record_name = name.replace("_", " ")
     (folder / "README.md").write_text(
-        _readme(record_name, blurb, rules.tracks[track_key], rows, stats.mean(bpb), stats.std(bpb), hp, command,
+        _readme(record_name, blurb, track, rows, stats.mean(bpb), stats.std(bpb), hp, command,
                 plotted, script_note), encoding="utf-8")
     sub: dict[str, Any] = {
         "author": author, "github_id": github_id, "name": record_name, "blurb": blurb, "date": date.isoformat(),
-        "track": rules.tracks[track_key],
+        "track": track,
         "val_bpb": round(stats.mean(bpb), 8), "val_bpb_std": round(stats.std(bpb), 8),
         "val_loss": round(stats.mean(loss), 8), "val_loss_std": round(stats.std(loss), 8),
         "bytes_total": max(r["artifact_bytes"] for r in rows),
@@ -456,6 +473,12 @@ def pack(run_dirs: list[Path], *, name: str, author: str, github_id: str, track:
     }
     _write_json(folder / "submission.json", sub)
     result = audit_path(folder, baseline=baseline)
+    not_ours = next((f for f in result.findings if f.check == "LOG-005"), None)
+    if not_ours is not None:
+        raise PackError(f"the logs did not run the train_gpt.py this pack writes ({not_ours.message}); a submission's "
+                        f"seeds must run the bundled script: write it with `pgolf-train bundle --out train_gpt.py` "
+                        f"and run it per seed as `SEED=S DATA_DIR=... OUT_DIR=... torchrun --standalone "
+                        f"--nproc_per_node=N train_gpt.py`")
     sub["compliance"] = compliance_from(result)
     st = (result.verify or {}).get("stats", {})
     if baseline is not None and st.get("baseline"):
@@ -465,7 +488,6 @@ def pack(run_dirs: list[Path], *, name: str, author: str, github_id: str, track:
             "p_value": st.get("p_one_sided"), "t_statistic": st.get("t"), "welch_df": st.get("df"),
         }.items() if v is not None})
     _write_json(folder / "submission.json", sub)
-    return folder, audit_path(folder, baseline=baseline)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -473,6 +495,31 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ CLI
+def add_bundle(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bundle", help="write the trainer as one train_gpt.py (the script a submission's seeds run)")
+    p.add_argument("--out", type=Path, default=Path("train_gpt.py"), help="file to write (default ./train_gpt.py)")
+    p.add_argument("--compress", action="store_true", help="an lzma+base85 self-extracting stub")
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    from reference_trainer.cli import UsageError
+
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a directory; name the script file")
+    source = bundle_source()
+    text = compress_stub(source) if args.compress else source
+    tmp = args.out.with_name(f".{args.out.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(args.out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+    print(f"wrote {args.out} ({len(text.encode('utf-8')):,} bytes); run a seed with: "
+          f"SEED=1 DATA_DIR=data OUT_DIR=runs/seed1 torchrun --standalone --nproc_per_node=1 {args.out}")
+    return 0
+
+
 def add_pack(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pack", help="bundle finished seed runs into a records/<track>/<date>_<name>/ folder")
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories (or their logs)")

@@ -171,6 +171,36 @@ def test_hand_edited_bpb_gets_a_claims_finding(packed, runs) -> None:
     assert not (checks - ALLOWED - {"SUB-CLAIM-001", "SUB-007"})
 
 
+def test_pack_refuses_logs_of_another_script_and_leaves_nothing(runs) -> None:
+    """Logs whose embedded source is not the bundle (e.g. from `pgolf-train run`, which runs the package
+    modules) would fail LOG-005: pack refuses them in one message that says how to run the bundle, and
+    neither the records folder nor its staging directory is left behind."""
+    from reference_trainer.pack import PackError
+
+    dirs, root = runs
+    other = root / "other_script"
+    other.mkdir()
+    log = dirs[0] / "train_seed1.log"
+    text = log.read_text(encoding="utf-8")
+    assert "def _bundle_argv(" in text
+    (other / log.name).write_text(text.replace("def _bundle_argv(", "def _bundle_argv_renamed(", 1), encoding="utf-8")
+    out = root / "refused"
+    with pytest.raises(PackError, match=r"LOG-005|did not run the train_gpt\.py.*pgolf-train bundle"):
+        pack([other, dirs[1], dirs[2]], name="refused", author="A", github_id="a", track="non-record", out=out)
+    assert [p.relative_to(out) for p in out.rglob("*")] == [Path("track_non_record_16mb")]
+
+
+def test_bundle_command_writes_the_script(tmp_path: Path, capsys) -> None:
+    from reference_trainer.cli import main
+
+    assert main(["bundle", "--out", str(tmp_path / "train_gpt.py")]) == 0
+    assert (tmp_path / "train_gpt.py").read_text(encoding="utf-8") == bundle_source()
+    assert "torchrun --standalone" in capsys.readouterr().out
+    assert main(["bundle", "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["train_gpt.py"]
+
+
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 

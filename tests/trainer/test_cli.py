@@ -53,4 +53,4 @@ def test_prepare_input_errors_are_one_line_and_leave_the_data_dir_alone(tmp_path
 
 
 def test_subcommands_are_a_registry() -> None:
-    assert set(SUBCOMMANDS) == {"prepare", "run", "config", "pack"}
+    assert set(SUBCOMMANDS) == {"prepare", "run", "config", "pack", "bundle"}
