@@ -147,20 +147,21 @@ class Evaluator:
                 body = node.body if isinstance(node, ast.If) else [node.body]
                 called = {getattr(c.func, "attr", getattr(c.func, "id", "")) for b in body for c in walk(b) if isinstance(c, ast.Call)}
                 if called & printed or _fragments(body) & unique:
-                    for key in self._env_keys_of(node.test, fn):
-                        if key not in self.env:
+                    for key, default in self._env_keys_of(node.test, fn):
+                        if key not in self.env and _off_flag(default):
                             self.env[key] = added[key] = "1"
         if added:
             self._truths.clear()
         return added
 
-    def _env_keys_of(self, test: ast.expr, fn: Function, depth: int = 0) -> list[str]:
-        """Environment variables a condition reads, through local variables and config attributes."""
-        keys: list[str] = []
+    def _env_keys_of(self, test: ast.expr, fn: Function, depth: int = 0) -> list[tuple[str, ast.expr | None]]:
+        """(variable, default expression) for each environment variable a condition reads, through local
+        variables and config attributes."""
+        keys: list[tuple[str, ast.expr | None]] = []
         for node in walk(test):
             found = self._env_call(node)
             if found:
-                keys.append(found[0])
+                keys.append(found)
             elif depth < 3 and isinstance(node, (ast.Name, ast.Attribute)):
                 name = node.id if isinstance(node, ast.Name) else node.attr
                 sources = self.locals.get((id(fn), name), []) if isinstance(node, ast.Name) else []
@@ -301,6 +302,15 @@ class Evaluator:
             return bool(v)
         except Exception:
             return None
+
+
+def _off_flag(default: ast.expr | None) -> bool:
+    """An environment default that reads as a switched-off flag (unset, "0", "false", ...): only such a
+    variable is switched on by its branch's log lines. A numeric setting (TRAIN_SEQ_LEN="2048") is left be."""
+    if default is None:
+        return True
+    return isinstance(default, ast.Constant) and str(default.value).strip().lower() in ("", "0", "false", "no", "off",
+                                                                                         "none")
 
 
 def _fragments(stmts: list[ast.AST]) -> set[str]:
