@@ -271,14 +271,14 @@ def findings_section(result: AuditResult, rules: Any, links: Links) -> list[str]
     return lines
 
 
-def seeds_section(result: AuditResult, rules: Any, links: Links) -> list[str]:
+def seeds_section(result: AuditResult, links: Links) -> list[str]:
     lines = ["### Seeds", ""]
     seeds = verify_seeds(result)
     if seeds:
         lines.append("| " + " | ".join(SEED_HEADERS) + " | log |")
         lines.append("|" + "---:|" * len(SEED_HEADERS) + "---|")
         for seed in seeds:
-            cells = [f"**{text}** (over)" if over else text for text, over in seed_cells(seed, rules.limits)]
+            cells = [f"**{text}** (over)" if over else text for text, over in seed_cells(seed)]
             log = links.file(seed["log"]) if seed.get("log") else "—"
             lines.append("| " + " | ".join(cells) + f" | {log} |")
     else:
@@ -352,7 +352,7 @@ def render(result: AuditResult, out: TextIO, **options: Any) -> None:
     if result.findings:
         lines += findings_section(result, rules, links)
     if result.verify is not None:
-        lines += seeds_section(result, rules, links)
+        lines += seeds_section(result, links)
     if result.techniques:
         lines += techniques_section(result)
     lines += human_checks(result, rules, links, gaps)

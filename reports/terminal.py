@@ -89,7 +89,7 @@ def techniques_table(result: AuditResult) -> Table:
     return table
 
 
-def verify_section(console: Console, result: AuditResult, rules: Any) -> None:
+def verify_section(console: Console, result: AuditResult) -> None:
     verify = result.verify or {}
     seeds = verify.get("seeds") or []
     console.print(Text(f"Verification ({verify.get('track') or 'track unknown'})", "bold underline"))
@@ -99,7 +99,7 @@ def verify_section(console: Console, result: AuditResult, rules: Any) -> None:
             table.add_column(name, justify="right")
         table.add_column("log")
         for seed in seeds:
-            cells = [Text(text, "bold red" if over else "") for text, over in seed_cells(seed, rules.limits)]
+            cells = [Text(text, "bold red" if over else "") for text, over in seed_cells(seed)]
             table.add_row(*cells, str(seed.get("log") or "—"))
         console.print(table)
     else:
@@ -134,6 +134,6 @@ def render(result: AuditResult, out: TextIO, **options: Any) -> None:
         console.print(techniques_table(result))
         console.print()
     if result.verify is not None:
-        verify_section(console, result, rules)
+        verify_section(console, result)
     for note in result.notes:
         console.print(Text(f"note: {note}", "dim"))

@@ -30,9 +30,12 @@ class VerifyOutcome:
     evidence: Evidence | None = None  # what was read from the folder (a rerun reuses it)
 
 
-def _seed_row(run: SeedRun) -> dict[str, Any]:
+def _seed_row(run: SeedRun, ctx: Context) -> dict[str, Any]:
     log, train, m = run.log, run.train, run.metric
     et = timing.eval_time(log)
+    artifact = size.artifact_bytes(run)
+    over = {"artifact_bytes": artifact is not None and artifact > int(ctx.limit("artifact_bytes_max")),
+            "train_time_s": timing.train_time_over(ctx, train), "eval_time_s": timing.eval_time_over(ctx, et.seconds)}
     counted = train.counted_code
     raw = train.raw_code
     cal = train.calibration
@@ -43,7 +46,7 @@ def _seed_row(run: SeedRun) -> dict[str, Any]:
         "val_loss": m.val_loss if m else None,
         "val_bpb": m.val_bpb if m else None,
         "metric": m.label if m else None,
-        "artifact_bytes": size.artifact_bytes(run),
+        "artifact_bytes": artifact,
         "code_bytes": counted.value if counted else None,
         "code_bytes_uncompressed": raw.value if raw else None,
         "train_time_s": round(train.train_ms / 1000.0, 3) if train.train_ms is not None else None,
@@ -70,6 +73,7 @@ def _seed_row(run: SeedRun) -> dict[str, Any]:
         "val_tokens": train.val_tokens.value if train.val_tokens else None,
         "tokenizer": data.tokenizer_family(train),
         "duplicates": [d.name for d in run.duplicates],
+        "over_limit": [key for key, is_over in over.items() if is_over],   # as SIZE-001, TIME-001, TIME-006 judge
     }
 
 
@@ -154,8 +158,8 @@ def verify_folder(folder: Path, *, baseline: str | None = None, smoke: bool = Fa
             "wrapped_script": bool(script and script.payload is not None),
             "listing_truncated": layout.too_many_files,
         },
-        "seeds": [_seed_row(r) for r in ev.runs if r.metric is not None],
-        "unscored_seeds": [_seed_row(r) for r in ev.runs if r.metric is None],
+        "seeds": [_seed_row(r, ctx) for r in ev.runs if r.metric is not None],
+        "unscored_seeds": [_seed_row(r, ctx) for r in ev.runs if r.metric is None],
         "stats": stats_block,
         "claims": [c.to_json() for c in claim_list],
         "hardware": timing.hardware(ctx).to_json(),

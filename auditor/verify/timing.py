@@ -48,8 +48,6 @@ def check_train_time(ctx: Context) -> list[Finding]:
 
     Source: README (2026-03-18); baseline 600,038 ms; #1908/#1945 overshoots were not accepted.
     The tolerance in steps is the rule's `tolerance_steps` parameter."""
-    if not ctx.record_track:
-        return []
     cap_ms = float(ctx.limit("train_seconds_max")) * 1000.0
     steps = float(ctx.param("TIME-001", "tolerance_steps"))
     non_record_note = (" (README calls it a non-record submission, but the folder is in the record track)"
@@ -57,15 +55,28 @@ def check_train_time(ctx: Context) -> list[Finding]:
     out = []
     for run in ctx.ev.runs:
         log = run.train
-        ms, avg = log.train_ms, log.step_avg_ms or 0.0
-        if ms is None or ms <= cap_ms + steps * avg:
+        if not train_time_over(ctx, log):
             continue
+        ms, avg = log.train_ms, log.step_avg_ms or 0.0
         out.append(ctx.finding(
             "TIME-001",
             f"seed {run.seed} trained {ms:,.0f} ms, more than {cap_ms:,.0f} ms plus {steps:g} steps of {avg:,.0f} ms: "
             f"ineligible for the record track{non_record_note}",
             at(log, log.stop or log.last_step)))
     return out
+
+
+def train_time_over(ctx: Context, log: LogRecord) -> bool:
+    """TIME-001's test: on the record track, training ran past the cap plus the tolerated steps."""
+    if not ctx.record_track or log.train_ms is None:
+        return False
+    allowance = float(ctx.param("TIME-001", "tolerance_steps")) * (log.step_avg_ms or 0.0)
+    return log.train_ms > float(ctx.limit("train_seconds_max")) * 1000.0 + allowance
+
+
+def eval_time_over(ctx: Context, seconds: float | None) -> bool:
+    """TIME-006's test: on the record track, evaluation took more than the cap."""
+    return ctx.record_track and seconds is not None and seconds > float(ctx.limit("eval_seconds_max"))
 
 
 def check_step_forcing(ctx: Context, env: dict[str, str]) -> list[Finding]:
@@ -136,13 +147,11 @@ def check_eval_time(ctx: Context) -> list[Finding]:
     """TIME-006: evaluating the artifact takes at most 600 s (record track).
 
     Source: README FAQ; valerio-oai on #529; cocohearts on #1972, #2121."""
-    if not ctx.record_track:
-        return []
     cap = float(ctx.limit("eval_seconds_max"))
     out = []
     for run in ctx.ev.runs:
         et = eval_time(run.log)
-        if et.seconds is not None and et.seconds > cap:
+        if eval_time_over(ctx, et.seconds):
             detail = ", ".join(f"{name} {s:.1f} s" for name, s in et.phases) or et.source
             out.append(ctx.finding(
                 "TIME-006", f"seed {run.seed}: evaluation took {et.seconds:.1f} s ({detail}), over {cap:.0f} s",

@@ -91,7 +91,7 @@ def shared_result() -> AuditResult:
             "seeds": [
                 {"seed": 1337, "log": "train_seed1337.log", "val_loss": 1.9165, "val_bpb": 1.13508,
                  "artifact_bytes": 17412345, "code_bytes": 61234, "train_time_s": 599.4, "eval_time_s": 188.2,
-                 "steps": 5722},
+                 "steps": 5722, "over_limit": ["artifact_bytes"]},
                 {"seed": 42, "log": "train_seed42.log", "val_loss": 1.9076, "val_bpb": 1.12977,
                  "artifact_bytes": 15912345, "code_bytes": 61234, "train_time_s": 599.1, "eval_time_s": None,
                  "steps": 5722},

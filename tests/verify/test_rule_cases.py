@@ -193,3 +193,17 @@ def test_fixture_tree_has_the_seed_thread_situations() -> None:
     assert {"2026-03-22_gain_in_wrong_units", "2026-03-23_slow_single_seed", "2026-03-22_oversize_two_seeds",
             "2026-03-22_best_seed_headline", "2026-03-24_calibration_after_clock"} <= names
     assert (FIXTURES / "hostile_logs").is_dir()
+
+
+OVER_LIMIT = {"SIZE-001": "artifact_bytes", "TIME-001": "train_time_s", "TIME-006": "eval_time_s"}
+LIMIT_CASES = [c for c in CASES + NEAR_MISSES if c[0] in OVER_LIMIT]
+
+
+@pytest.mark.parametrize(("rule", "base", "mutate"), LIMIT_CASES,
+                         ids=[f"{c[0]}-{'case' if c in CASES else 'near-miss'}" for c in LIMIT_CASES])
+def test_seed_rows_mark_over_limit_as_the_rule_judges(rule: str, base: Path, mutate: Mutation, clone,  # type: ignore[no-untyped-def]
+                                                      verify) -> None:
+    """The per-seed table's "(over)" comes from the same test as the finding (TIME-001's step tolerance)."""
+    outcome = verify(mutate(clone(base)))
+    marked = any(OVER_LIMIT[rule] in s["over_limit"] for s in outcome.block["seeds"])
+    assert marked == (rule in ids(outcome))
