@@ -175,8 +175,13 @@ def check_logged_source(ctx: Context, code: ScriptCode | None) -> list[Finding]:
             if embedded not in normalized.values():
                 name, best = max(normalized.items(), key=lambda kv: difflib.SequenceMatcher(
                     None, kv[1], embedded, autojunk=False).quick_ratio())
-                notes.append(f"embedded source differs from {name} in {_changed_lines(best, embedded)} line(s)")
-                evidence.extend(at_line(log.name, log.source_line, log.source.split("\n", 1)[0]))
+                changed, first = _changed_lines(best, embedded)
+                raw_lines = log.source.replace("\r\n", "\n").split("\n")
+                lead = next((i for i, ln in enumerate(raw_lines) if ln.strip()), 0)   # _norm strips these
+                where = min(lead + first, len(raw_lines) - 1)
+                notes.append(f"embedded source differs from {name} in {changed} line(s), first at log line "
+                             f"{log.source_line + where}")
+                evidence.extend(at_line(log.name, log.source_line + where, raw_lines[where]))
         raw = log.raw_code
         if raw is not None and raw.value not in sizes:
             notes.append(f"ran {raw.value:,} bytes of code")
@@ -192,6 +197,7 @@ def check_logged_source(ctx: Context, code: ScriptCode | None) -> list[Finding]:
         tuple(evidence[:6]))]
 
 
-def _changed_lines(a: list[str], b: list[str]) -> int:
-    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+def _changed_lines(a: list[str], b: list[str]) -> tuple[int, int]:
+    """(lines that differ between a and b, index in b of the first difference)."""
+    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    return sum(max(i2 - i1, j2 - j1) for _, i1, i2, j1, j2 in ops), (ops[0][3] if ops else 0)

@@ -70,3 +70,18 @@ def test_helper_chain_is_followed(clone, verify) -> None:  # type: ignore[no-unt
     outcome = verify(folder)
     assert outcome.block["files"]["helpers"] == ["tilt.py", "kernels_src/fused.cpp"]
     assert "SIZE-002" in ids(outcome)
+
+
+def test_logged_source_evidence_points_at_the_first_changed_line(clone, verify) -> None:  # type: ignore[no-untyped-def]
+    """LOG-005's evidence is the log line where the embedded source first differs, not its first line."""
+    folder = clone(CLEAN)
+    lines = SOURCE.split("\n")
+    changed = next(i for i, ln in enumerate(lines) if "os.environ.get" in ln)
+    ran = "\n".join([*lines[:changed], lines[changed] + "  # edited after the run", *lines[changed + 1:]])
+    for log in sorted(folder.glob("train_seed*.log")):
+        log.write_text("\n" + ran.strip("\n") + "\n" + "=" * 100 + "\n" + log.read_text())
+    outcome = verify(folder)
+    (finding,) = [f for f in outcome.findings if f.check == "LOG-005"]
+    lead = next(i for i, ln in enumerate(lines) if ln.strip())
+    assert {(e.line, e.snippet) for e in finding.evidence} == {(changed - lead + 2, lines[changed] + "  # edited after the run")}
+    assert f"first at log line {changed - lead + 2}" in finding.message
