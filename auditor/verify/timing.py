@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from auditor.verify.context import Context, at, at_end, at_metric
+from auditor.verify.context import Context, Where, at, at_end, at_line, at_metric
 from auditor.verify.evidence import SeedRun, family
 from auditor.verify.log_record import LogRecord
 from reports.model import Finding
@@ -227,7 +227,14 @@ def check_hardware(ctx: Context) -> list[Finding]:
         return [ctx.finding("TIME-HW-001", "record-track run shows " + "; ".join(problems)
                             + " (record evidence must come from 8xH100 SXM)", evidence[:3])]
     if not hw.world_sizes and not hw.gpus and hw.claimed is None:
-        return [ctx.finding("TIME-HW-002", "no world_size, nvidia-smi table or hardware claim shows the machine")]
+        message = "the logs print no world_size line or nvidia-smi table, and submission.json has no hardware field"
+        stated = _HW_CLAIM.search(ctx.ev.readme)
+        evidence: tuple[Where, ...] = ()
+        if stated:
+            message += f"; only the README states {stated.group(0)!r}, which no log confirms"
+            line = ctx.ev.readme.count("\n", 0, stated.start()) + 1
+            evidence = at_line(ctx.ev.file(ctx.ev.layout.readme), line, ctx.ev.readme.split("\n")[line - 1])
+        return [ctx.finding("TIME-HW-002", message, evidence)]
     return []
 
 

@@ -207,3 +207,10 @@ def test_seed_rows_mark_over_limit_as_the_rule_judges(rule: str, base: Path, mut
     outcome = verify(mutate(clone(base)))
     marked = any(OVER_LIMIT[rule] in s["over_limit"] for s in outcome.block["seeds"])
     assert marked == (rule in ids(outcome))
+
+
+def test_hardware_stated_only_in_the_readme_is_named_with_its_line(clone, verify) -> None:  # type: ignore[no-untyped-def]
+    outcome = verify(_no_hardware(clone(CLEAN)))
+    (finding,) = [f for f in outcome.findings if f.check == "TIME-HW-002"]
+    assert "only the README states '8xH100'" in finding.message
+    assert [(e.file, e.line) for e in finding.evidence] == [("README.md", 3)]
