@@ -270,6 +270,23 @@ def write_json(rows: list[dict[str, Any]], out: TextIO) -> None:
     out.write("\n")
 
 
+SEVERITY_ORDER = ("violation", "review", "info")
+
+
+def _severities_by_check(rows: list[dict[str, Any]]) -> dict[str, Counter[str]]:
+    """check -> how many submissions reported it at each severity (its worst there): a rule's default
+    severity is not what was reported when a precedent or a `since` date lowered it."""
+    out: dict[str, Counter[str]] = {}
+    for row in rows:
+        worst: dict[str, str] = {}
+        for f in (row.get("result") or {}).get("findings", []):
+            if f["check"] not in worst or SEVERITY_ORDER.index(f["severity"]) < SEVERITY_ORDER.index(worst[f["check"]]):
+                worst[f["check"]] = f["severity"]
+        for check, sev in worst.items():
+            out.setdefault(check, Counter())[sev] += 1
+    return out
+
+
 def print_summary(rows: list[dict[str, Any]], console: Any, rules: Any, limit: int = 30) -> None:
     from rich import box
     from rich.table import Table
@@ -282,11 +299,13 @@ def print_summary(rows: list[dict[str, Any]], console: Any, rules: Any, limit: i
     fired = Counter(check for row in rows for check in row["checks"])
     if fired:
         table = Table(title="Checks that fired", box=box.SIMPLE_HEAD, title_justify="left")
-        for name, kw in (("check", {}), ("submissions", {"justify": "right"}), ("severity", {}), ("title", {})):
+        for name, kw in (("check", {}), ("submissions", {"justify": "right"}), ("as", {}), ("title", {})):
             table.add_column(name, **kw)
+        as_reported = _severities_by_check(rows)
         for check, n in sorted(fired.items(), key=lambda kv: (-kv[1], kv[0]))[:15]:
             rule = rules.checks.get(check)
-            table.add_row(check, str(n), rule.severity if rule else "?", rule.title if rule else "")
+            shown = ", ".join(f"{as_reported[check][sev]} {sev}" for sev in SEVERITY_ORDER if as_reported[check][sev])
+            table.add_row(check, str(n), shown, rule.title if rule else "")
         console.print(table)
 
     flagged = [row for row in rows if row["verdict"] != "CLEAN"]

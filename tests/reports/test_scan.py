@@ -151,3 +151,19 @@ def test_real_sweep(tmp_path: Path):
     assert "broken.py" in verdicts  # whatever the auditor makes of it, the sweep went on
     again = scan.sweep(scan.expand([tmp_path / "records"]), jobs=2, cache=cache)
     assert all(r["cached"] for r in again)
+
+
+def test_summary_shows_severities_as_reported_not_the_rule_default():
+    """A precedent or a `since` date lowers a finding's severity: the summary counts what was reported."""
+    from rich.console import Console
+
+    def result(severity: str) -> dict:
+        finding = Finding("EVAL-TTT-002", "prequant_ttt", "C3", severity, 1.0, "illegal", ())
+        return AuditResult(target="x", findings=[finding], files=["train_gpt.py"]).to_json()
+
+    rows = [scan.row_of(Path(f"s{i}"), {"result": result(sev)}, False)
+            for i, sev in enumerate(("info", "violation", "info"))]
+    console = Console(record=True, width=200)
+    scan.print_summary(rows, console, RULES)
+    line = next(ln for ln in console.export_text().splitlines() if ln.strip().startswith("EVAL-TTT-002"))
+    assert "1 violation, 2 info" in line
