@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+from auditor.source import label_file
 from reports.model import exit_code
 from reports.render import tool_version
 
@@ -175,7 +176,7 @@ def audit_one(target: str, verify: bool, baseline: str | None) -> dict[str, Any]
         from auditor import api
 
         result = api.audit_path(Path(target), verify=verify, baseline=baseline)
-        return {"result": result.to_json(), "files": [str(f) for f in result.files]}
+        return {"result": result.to_json(), "files": sorted({label_file(str(f)) for f in result.files})}
     except Exception as exc:  # one bad submission never stops the sweep
         return {"error": f"{type(exc).__name__}: {exc}"}
 

@@ -54,6 +54,16 @@ class InputError(Exception):
     """Input we cannot audit at all; the message is one line that names the file and the problem."""
 
 
+DECODED_SUFFIX = " (decoded at line {line})"  # a decoded unit's label: the file it was decoded from, and where
+_DECODED_LABEL = re.compile(r"^(?P<file>.*) \(decoded at line \d+\)$")
+
+
+def label_file(label: str) -> str:
+    """The file a unit's label names: `train_gpt.py (decoded at line 3)` -> `train_gpt.py`."""
+    m = _DECODED_LABEL.match(label)
+    return m.group("file") if m else label
+
+
 @dataclass
 class Unit:
     """One parsed piece of source: a file, or code decoded from a payload inside a file."""
@@ -76,7 +86,7 @@ class Unit:
 
     @property
     def label(self) -> str:
-        return f"{self.file} (decoded at line {self.decoded_at})" if self.decoded_at else self.file
+        return f"{self.file}{DECODED_SUFFIX.format(line=self.decoded_at)}" if self.decoded_at else self.file
 
     def evidence(self, line: int) -> Evidence:
         text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
@@ -404,7 +414,7 @@ class _Loader:
             self.problems.append(Problem(parent.file, line, "exec payloads nested more than 6 deep; not analyzed"))
             return
         try:
-            where = f"{parent.file} (decoded at line {line})"
+            where = f"{parent.file}{DECODED_SUFFIX.format(line=line)}"
             tree = parse_python(payload.code, where)
             too_big = self._budget(tree, where)
             if too_big:

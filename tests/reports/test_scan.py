@@ -17,7 +17,7 @@ from tests.reports.gitrepo import install_fake_api
 
 def fake_audit(path: Path, **kwargs) -> AuditResult:  # type: ignore[no-untyped-def]
     """"ILLEGAL" is a violation, "RAISE" an auditor exception, "CRASH" kills the worker process;
-    `import helper` makes the audit read helper.py beside the script."""
+    `import helper` makes the audit read helper.py beside the script; `exec(` lists a decoded unit."""
     code_file = path / "train_gpt.py" if path.is_dir() else path
     code = code_file.read_text(encoding="utf-8")
     if "RAISE" in code:
@@ -27,6 +27,8 @@ def fake_audit(path: Path, **kwargs) -> AuditResult:  # type: ignore[no-untyped-
     findings = [Finding("EVAL-TTT-002", "prequant_ttt", "C3", "violation", 1.0, "illegal",
                         (Evidence(code_file.name, 1, code.splitlines()[0]),))] if "ILLEGAL" in code else []
     files = [code_file.name] + (["helper.py"] if "import helper" in code else [])
+    if "exec(" in code:  # a self-extracting stub: the decoded unit is listed under its label
+        files.append(f"{code_file.name} (decoded at line 1)")
     verify = {"track": "t", "seeds": [], "stats": {"n": 3, "mean_bpb": 1.1, "std_bpb": 0.001}} if path.is_dir() else None
     return AuditResult(target=str(path), findings=findings, files=files, verify=verify)
 
@@ -86,20 +88,20 @@ def test_parallel_sweep_matches_serial_and_survives_a_dead_worker(tmp_path: Path
 
 def test_cache_hits_and_invalidation(tmp_path: Path, calls: list[Path]):
     src = tree(tmp_path / "src", {"a.py": "import helper\n", "helper.py": "x = 1\n", "b.py": "ILLEGAL\n",
-                                  "records/track_x/2026-01-01_R/train_gpt.py": "y = 2\n"})
+                                  "records/track_x/2026-01-01_R/train_gpt.py": "y = 2\n", "w.py": "exec(blob)\n"})
     cache = scan.Cache.open(tmp_path / "cache", verify=True, baseline=None)
-    targets = [src / "a.py", src / "b.py", src / "records/track_x/2026-01-01_R"]
+    targets = [src / "a.py", src / "b.py", src / "records/track_x/2026-01-01_R", src / "w.py"]
 
     first = scan.sweep(targets, jobs=1, cache=cache)
-    assert len(calls) == 3 and not any(r["cached"] for r in first)
+    assert len(calls) == 4 and not any(r["cached"] for r in first)
     again = scan.sweep(targets, jobs=1, cache=cache)
-    assert len(calls) == 3 and all(r["cached"] for r in again)
+    assert len(calls) == 4 and all(r["cached"] for r in again)
     assert [r["verdict"] for r in again] == [r["verdict"] for r in first]
 
     (src / "helper.py").write_text("x = 2\n", encoding="utf-8")  # a file the audit of a.py read
     (src / "records/track_x/2026-01-01_R/train_seed1.log").write_text("new log\n", encoding="utf-8")
     scan.sweep(targets, jobs=1, cache=cache)
-    assert [p.name for p in calls[3:]] == ["a.py", "2026-01-01_R"]
+    assert [p.name for p in calls[4:]] == ["a.py", "2026-01-01_R"]
 
     other = scan.Cache.open(tmp_path / "cache", verify=False, baseline=None)  # other options: other key
     scan.sweep(targets[1:2], jobs=1, cache=other)
