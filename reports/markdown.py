@@ -21,7 +21,7 @@ from typing import Any, Callable, TextIO
 from reports.model import AuditResult, Evidence, Finding, sorted_findings
 from reports.render import (RERUN_HEADERS, SEED_HEADERS, counts_phrase, display_path, headline_bpb, permalink,
                             repo_path, rerun_line, rerun_rows, rule_of, rule_sources, rule_title, rules_option,
-                            seed_cells, smoke_line,
+                            seed_cells, smoke_line, target_key,
                             snippet_language, stats_line, submission_name, tool_version, verify_seeds,
                             verify_stats)
 
@@ -346,7 +346,7 @@ def render(result: AuditResult, out: TextIO, **options: Any) -> None:
     repo_url, sha = options.get("repo_url"), options.get("sha")
     links = Links(result, repo_url, sha)
     table, gaps = conditions_table(result, rules, links)
-    lines = [MARKER.format(target=result.target.replace("--", "- -")), title(result, options.get("name")), "",
+    lines = [MARKER.format(target=target_key(result).replace("--", "- -")), title(result, options.get("name")), "",
              verdict_line(result, rules), "", provenance(result, links, sha, repo_url), "",
              "### Conditions", "", *table, ""]
     if result.findings:

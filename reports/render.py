@@ -124,6 +124,15 @@ def repo_path(result: AuditResult, file: str) -> str:
     return path
 
 
+def target_key(result: AuditResult) -> str:
+    """The target as the same string wherever it was audited from: its repository path from `records/` on
+    when it lies in a records tree, else the path as given when relative, else its last component."""
+    path = posixpath.normpath(result.target.replace("\\", "/")) if result.target else "."
+    if path.startswith("records/") or "/records/" in path:
+        return path[path.index("records/"):] if path.startswith("records/") else path[path.index("/records/") + 1:]
+    return posixpath.basename(path) if posixpath.isabs(path) else path
+
+
 def display_path(result: AuditResult, file: str) -> str:
     """How a report names a file: as the evidence gives it (relative to the target, which the report
     states), or its repository path when it lies outside the target."""

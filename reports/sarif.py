@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from reports.model import AuditResult, Evidence, Finding, sorted_findings
-from reports.render import repo_path, rule_of, rules_option, tool_version
+from reports.render import repo_path, rule_of, rules_option, target_key, tool_version
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"violation": "error", "review": "warning", "info": "note"}
@@ -46,9 +48,15 @@ def rule_descriptor(check: str, rules: Any, fallback: Finding) -> dict[str, Any]
     }
 
 
+def artifact_location(path: str) -> dict[str, Any]:
+    """A percent-encoded URI: relative to the checkout (%SRCROOT%), or a file:// URI for an absolute path."""
+    if posixpath.isabs(path):
+        return {"uri": "file://" + quote(path)}
+    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+
+
 def physical_location(result: AuditResult, ev: Evidence | None) -> dict[str, Any]:
-    uri = repo_path(result, ev.file) if ev else result.target.replace("\\", "/")
-    loc: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
+    loc: dict[str, Any] = {"artifactLocation": artifact_location(repo_path(result, ev.file) if ev else target_key(result))}
     if ev and ev.line > 0:
         region: dict[str, Any] = {"startLine": ev.line}
         if ev.snippet:
@@ -60,7 +68,7 @@ def physical_location(result: AuditResult, ev: Evidence | None) -> dict[str, Any
 def fingerprint(result: AuditResult, finding: Finding) -> str:
     """Stable across line shifts: rule id, file and the evidence text (not its line number)."""
     ev = finding.evidence[0] if finding.evidence else None
-    key = "\x1f".join([finding.check, repo_path(result, ev.file) if ev else result.target,
+    key = "\x1f".join([finding.check, repo_path(result, ev.file) if ev else target_key(result),
                        (ev.snippet.strip() or str(ev.line)) if ev else finding.message])
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
@@ -101,7 +109,7 @@ def sarif_log(result: AuditResult, **options: Any) -> dict[str, Any]:
         }},
         "invocations": [{"executionSuccessful": True}],
         "results": results,
-        "properties": {"target": result.target, "verdict": result.verdict},
+        "properties": {"target": target_key(result), "verdict": result.verdict},
     }
     if options.get("repo_url") and options.get("sha"):
         run["versionControlProvenance"] = [{"repositoryUri": options["repo_url"], "revisionId": options["sha"]}]
