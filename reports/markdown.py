@@ -299,10 +299,13 @@ def seeds_section(result: AuditResult, links: Links) -> list[str]:
 
 
 def techniques_section(result: AuditResult) -> list[str]:
-    words = {True: "legal", False: "illegal", None: "no ruling decides it"}
+    words = {True: "legal", False: "illegal"}
     lines = ["### Techniques in the code", ""]
     for t in sorted(result.techniques, key=lambda t: t.id):
-        lines.append(f"- {code(t.id)}: {'active' if t.active else 'present, off'}; {words[t.legal]}")
+        checks = sorted({f.check for f in result.findings if f.technique == t.id})
+        judged = words.get(t.legal) or (f"judged case by case: see {', '.join(checks)}" if checks
+                                        else "no ruling decides it")
+        lines.append(f"- {code(t.id)}: {'active' if t.active else 'present, off'}; {judged}")
     lines.append("")
     return lines
 

@@ -237,8 +237,11 @@ def stats_line(result: AuditResult) -> str | None:
     if not stats:
         return None
     n = stats.get("n")
-    line = (f"{fmt_num(n, 'd', '?')} seed{'' if n == 1 else 's'}: mean {fmt_num(stats.get('mean_bpb'), '.5f')} BPB, "
-            f"std {fmt_num(stats.get('std_bpb'), '.5f')}")
+    if n == 1:   # one value has no spread
+        line = f"1 seed: {fmt_num(stats.get('mean_bpb'), '.5f')} BPB"
+    else:
+        line = (f"{fmt_num(n, 'd', '?')} seeds: mean {fmt_num(stats.get('mean_bpb'), '.5f')} BPB, "
+                f"std {fmt_num(stats.get('std_bpb'), '.5f')}")
     compared = []
     if stats.get("delta_bpb") is not None:
         delta = f"Δ {fmt_num(stats.get('delta_bpb'), '+.5f')} BPB"
