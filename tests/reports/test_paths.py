@@ -42,10 +42,3 @@ def test_sarif_locations_are_uri_references() -> None:
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
         "records/track_10min_16mb/2026-03-19_int6_STE%20QAT_%20MLP"
 
-
-def test_one_seed_has_no_spread_in_the_statistics_line() -> None:
-    from reports.render import stats_line
-
-    one = AuditResult(target=FOLDER, findings=[], files=[], verify={"stats": {"n": 1, "mean_bpb": 1.18042,
-                                                                             "std_bpb": 0.0}})
-    assert stats_line(one) == "1 seed: 1.18042 BPB"

@@ -89,3 +89,11 @@ def test_unknown_rule_ids_render_everywhere():
     for fmt in registry.FORMATS:
         assert "NEW-CHECK-001" in rendered(result, fmt)
     assert "| Other: WEIRD | ⚠️ review |" in rendered(result, "markdown")
+
+
+def test_one_seed_has_no_spread_in_the_statistics_line() -> None:
+    from reports.render import stats_line
+
+    one = AuditResult(target="records/track_10min_16mb/2026-01-01_X", findings=[], files=[],
+                      verify={"stats": {"n": 1, "mean_bpb": 1.18042, "std_bpb": 0.0}})
+    assert stats_line(one) == "1 seed: 1.18042 BPB"
