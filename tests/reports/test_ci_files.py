@@ -1,4 +1,5 @@
-"""action.yml, the example workflow and .pre-commit-hooks.yaml: they parse, have the structure GitHub and
+"""action.yml, the example workflow and .pre-commit-hooks.yaml: they validate against GitHub's published schemas
+(check-jsonschema), parse, have the structure GitHub and
 pre-commit require, and every command they run exists with the flags they pass (checked offline)."""
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +132,21 @@ def test_pre_commit_hooks():
 def test_no_tabs_and_ends_with_newline(path: str):
     text = (ROOT / path).read_text(encoding="utf-8")
     assert "\t" not in text and text.endswith("\n")
+
+
+def schema_check(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with the schema GitHub's files are published against (vendored in the package,
+    so this runs offline)."""
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("schema", "path"), [("vendor.github-actions", "action.yml"),
+                                              ("vendor.github-workflows", "examples/workflows/pgolf-audit.yml")])
+def test_ci_files_validate_against_github_schemas(schema: str, path: str, tmp_path: Path) -> None:
+    proc = schema_check(schema, ROOT / path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = tmp_path / Path(path).name   # the linter does reject a file GitHub would refuse
+    broken.write_text((ROOT / path).read_text(encoding="utf-8").replace("runs:", "runz:").replace("jobs:", "jobz:"),
+                      encoding="utf-8")
+    assert schema_check(schema, broken).returncode == 1
