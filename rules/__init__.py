@@ -31,6 +31,8 @@ class Rule:
     sources: tuple[str, ...] = ()  # rulings: "valerio-oai on #462 (2026-03-24)", "README", ...
     since: _dt.date | None = None  # date of the ruling; submissions dated earlier are reported as info
     status: str = "stable"  # stable | preview | removed
+    example: str = ""  # record/gate rules: a minimal input that triggers it (log lines, JSON, folder listing)
+    fix: str = ""  # record/gate rules: what to do instead
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ def _parse_rule(rule_id: str, raw: dict[str, Any], origin: Path) -> Rule:
         raise ValueError(f"{origin.name}: rule {rule_id} lacks {', '.join(missing)}")
     if raw["severity"] not in SEVERITIES:
         raise ValueError(f"{origin.name}: rule {rule_id} has severity {raw['severity']!r}")
+    not_text = [k for k in ("example", "fix") if not isinstance(raw.get(k, ""), str)]
+    if not_text:
+        raise ValueError(f"{origin.name}: rule {rule_id} has non-text {', '.join(not_text)}")
     since = raw.get("since")
     if isinstance(since, str):
         since = _dt.date.fromisoformat(since)
@@ -73,6 +78,8 @@ def _parse_rule(rule_id: str, raw: dict[str, Any], origin: Path) -> Rule:
         sources=tuple(raw.get("sources", ())),
         since=since,
         status=raw.get("status", "stable"),
+        example=raw.get("example", ""),
+        fix=raw.get("fix", ""),
     )
 
 
