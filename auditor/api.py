@@ -98,7 +98,11 @@ def _audit(path: Path, env: dict[str, str] | None, verify: bool, baseline: str |
     effective.update(env or {})
     facts = compute_facts(sub, effective, logged, logs)
     result = build_result(str(path), facts)
-    from_folder = {k: v for k, v in facts.env.items() if k in folder_keys or k not in (env or {})}
+    from_folder = {k: v for k, v in facts.env.items()
+                   if (k in folder_keys or k not in (env or {})) and k not in facts.switched_on}
+    if facts.switched_on:
+        result.notes.insert(0, "switched on because the logs print what their branches print: "
+                               + " ".join(f"{k}=1" for k in facts.switched_on))
     if from_folder:
         shown = " ".join(f"{k}={v}" for k, v in sorted(from_folder.items()))
         result.notes.insert(0, f"environment from the folder's run command and logs: {shown}")

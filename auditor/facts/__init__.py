@@ -51,6 +51,7 @@ class Facts:
     full: "Facts | None" = None  # the same program with every branch followed (code present but switched off)
     view: str = "live"  # "live": branches the environment takes; "full": every branch
     logs: dict[str, str] = field(default_factory=dict)  # the run's logs (name -> text), for log evidence
+    switched_on: tuple[str, ...] = ()  # flags set to "1" because their branch's output is in the logs
 
     # -- locations ------------------------------------------------------------------------------
     def evidence(self, ev: TraceEvent) -> Evidence:
@@ -268,13 +269,14 @@ def compute_facts(submission: Submission, env: dict[str, str] | None = None,
     program = build_program(submission)
     evaluator = Evaluator(program, env)
     evaluator.apply_logged_settings(logged or {})
-    evaluator.apply_observed_logs("\n".join((logs or {}).values()))
+    switched_on = tuple(sorted(evaluator.apply_observed_logs("\n".join((logs or {}).values()))))
     views: list[Facts] = []
     for prune in (True, False):
         flow = Flow(program, evaluator, prune=prune)
         flow.run(seed=views[0].flow if views else None)
         trace = build_trace(flow, program.module_body[id(submission.main)], dead_roots=not prune)
-        views.append(Facts(submission, program, evaluator, flow, trace, env, view="live" if prune else "full", logs=dict(logs or {})))
+        views.append(Facts(submission, program, evaluator, flow, trace, env, view="live" if prune else "full",
+                           logs=dict(logs or {}), switched_on=switched_on))
     live, full = views
     live.full = full
     return live

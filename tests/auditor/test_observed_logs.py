@@ -32,4 +32,4 @@ def test_logged_branch_switches_on_a_flag_but_not_a_number(tmp_path: Path) -> No
     (tmp_path / "train_seed1.log").write_text("long_context_eval:enabled eval_seq_len=2048\n"
                                               "slot_lr=0.01 per-window deltas\n", encoding="utf-8")
     notes = audit_path(tmp_path, verify=False).notes
-    assert notes == ["environment from the folder's run command and logs: SLOT_ENABLED=1"]
+    assert notes == ["switched on because the logs print what their branches print: SLOT_ENABLED=1"]

@@ -19,6 +19,7 @@ from tests.verify.test_seed_threads import FIXTURE_OF, SEED_COMMITS, _extract
 
 OVER_RULE = {"artifact_bytes": "SIZE-001", "train_time_s": "TIME-001", "eval_time_s": "TIME-006"}
 ENV_NOTE = "environment from the folder's run command and logs: "
+SWITCHED_NOTE = "switched on because the logs print what their branches print: "
 
 
 def check_comment(folder: Path) -> str:
@@ -53,7 +54,12 @@ def check_comment(folder: Path) -> str:
                 key, value = pair.split("=", 1)
                 written = f"{key}={value}" in texts or re.search(
                     rf"\b{key.lower()}\s*[:=]\s*{re.escape(value)}\b", texts, re.I)
-                assert written or value == "1", f"{pair} is not written in the folder"   # "1": a logged branch ran
+                assert written, f"{pair} is not written in the folder"
+        if note.startswith(SWITCHED_NOTE):   # a flag whose branch ran: the logs never print another value for it
+            for pair in note[len(SWITCHED_NOTE):].split():
+                key = pair.split("=", 1)[0]
+                printed = re.findall(rf"\b{key.lower()}\s*[:=]\s*([\w.]+)", texts, re.I)
+                assert all(v.lower() in ("1", "true") for v in printed), f"{pair}, but the logs print {printed}"
     return md
 
 
