@@ -219,6 +219,18 @@ def _number(key: str, group: str, scale: float = 1.0, *, integer: bool = False,
     return handle
 
 
+def _reserve_seconds(b: _Builder, gd: dict[str, str]) -> None:
+    """`gptq:reserving 0s, effective=599500ms`: the seconds are rounded, so a sub-second reserve prints as 0;
+    the cap minus `effective` gives it exactly when the two agree to within that rounding."""
+    printed = float(gd["s"]) * 1000.0
+    try:
+        cap = float(b.hparams.get("max_wallclock_seconds", "600")) * 1000.0
+    except ValueError:
+        cap = 600_000.0
+    implied = cap - float(gd["ms"])
+    b.put("gptq_reserve_ms", implied if 0.0 < implied and abs(implied - printed) <= 500.0 else printed)
+
+
 def _seed(b: _Builder, gd: dict[str, str]) -> None:
     b.seeds.append(Hit(int(gd["seed"]), b.line, b.text))
 
@@ -273,7 +285,7 @@ HANDLERS: dict[str, Callable[[_Builder, dict[str, str]], None]] = {
     "code_size": _number("code_bytes", "bytes", integer=True),
     "code_size_raw": _number("code_bytes_raw", "bytes", integer=True),
     "code_size_compressed": _number("code_bytes_compressed", "bytes", integer=True),
-    "gptq_reserve_s": _number("gptq_reserve_ms", "s", 1000.0), "gptq_reserve_ms": _number("gptq_reserve_ms", "res"),
+    "gptq_reserve_s": _reserve_seconds, "gptq_reserve_ms": _number("gptq_reserve_ms", "res"),
     "hessians_train_start": _calibration("train"), "gptq_collected_plain": _calibration("train"),
     "gptq_calibrating": _calibration("train?"),
     "hessians_train_done": _calibration("train", "calibration_s"),

@@ -72,3 +72,13 @@ def test_binary_and_unreadable_logs(tmp_path: Path) -> None:
     assert rec is None and lt.binary
     rec, lt = load_log(tmp_path / "missing.log", "missing.log")
     assert rec is None and lt.error
+
+
+@pytest.mark.parametrize(("line", "reserve_ms"), [
+    ("gptq:reserving 8.0s, effective=592000ms", 8000.0),
+    ("gptq:reserving 0s, effective=599500ms", 500.0),          # a rounded half second
+    ("gptq:reserving 12s, effective=588000ms", 12000.0),
+])
+def test_gptq_reserve_is_read_exactly(line: str, reserve_ms: float) -> None:
+    log = parse_log(f"max_wallclock_seconds:600.000\n{line}\n", "train_seed1.log")
+    assert log.reserve_ms == reserve_ms
