@@ -120,7 +120,11 @@ def export_folder(repo: Path, rev: str, folder: str, dest: Path) -> Path:
 
 
 def plan(changes: list[Change], rules: Rules, new: Callable[[str], bool]) -> Plan:
-    """Decide SUB-001 from the changed paths; `new(folder)` says whether a folder is absent at the base."""
+    """SUB-001: a record PR adds exactly one new records/<track>/YYYY-MM-DD_<name>/ folder and changes
+    nothing outside it (a PR that touches no records/ path is not a record PR).
+
+    Source: README (2026-03-18); 0hq on #53, #363; cocohearts on #545, #1031, #1120, #1143 (trim extra
+    trees). `new(folder)` says whether a folder is absent at the base revision."""
     if not any(c.path.startswith("records/") or posixpath.basename(c.path) == "submission.json" for c in changes):
         return Plan(False, None, (), "")
     pattern = re.compile(rules.folder_pattern)
