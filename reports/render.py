@@ -258,26 +258,14 @@ def stats_line(result: AuditResult) -> str | None:
 
 
 def smoke_line(result: AuditResult) -> str | None:
-    """The smoke test in one line; None when the verifier did not run, "not run" when it skipped it."""
+    """The smoke test in one line (its summary: "import OK in 0.08 s · dim 512 · 11 layers · ..."); None
+    when the verifier did not run, "not run" when it was not asked for."""
     if result.verify is None:
         return None
     smoke = result.verify.get("smoke")
     if not smoke:
         return "not run"
-    if not isinstance(smoke, dict):
-        return str(smoke)
-    ok = next((smoke[k] for k in ("ok", "passed") if isinstance(smoke.get(k), bool)), None)
-    status = smoke.get("status") or {True: "passed", False: "failed", None: ""}[ok]
-    parts = [str(status)] if status else []
-    seconds = next((smoke[k] for k in ("seconds", "wall_s", "elapsed_s") if smoke.get(k) is not None), None)
-    if seconds is not None:
-        parts.append(f"in {fmt_num(seconds, '.1f')} s")
-    detail = next((smoke[k] for k in ("message", "detail", "reason") if smoke.get(k)), None)
-    if detail:
-        parts.append(f"({detail})")
-    if not parts:  # an unfamiliar shape: show its scalar fields rather than guess
-        parts = [f"{k}={v}" for k, v in sorted(smoke.items()) if isinstance(v, (str, int, float, bool))]
-    return " ".join(parts) or "ran (no details)"
+    return str(smoke.get("summary") or smoke.get("status") or "ran, with no summary")
 
 
 RERUN_HEADERS: tuple[str, ...] = ("seed", "claimed BPB", "rerun BPB", "claimed bytes", "rerun bytes", "wall s",

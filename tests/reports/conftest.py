@@ -98,7 +98,9 @@ def shared_result() -> AuditResult:
             ],
             "stats": {"n": 2, "mean_bpb": 1.132425, "std_bpb": 0.003755, "baseline": "#414",
                       "p_one_sided": 0.73, "delta_bpb": 0.0091, "delta_nats": 0.0063},
-            "smoke": {"ok": True, "seconds": 14.2, "message": "imports and one forward pass on CPU"},
+            "smoke": {"status": "ok", "summary": "import OK in 0.08 s · dim 512 · 11 layers · vocab 1024 · "
+                                                 "27.0 M params · code 61,234 B", "import_s": 0.08,
+                      "hparams": {"dim": 512, "layers": 11, "vocab": 1024}, "params": 27_000_000},
         },
         notes=["environment from README: PREQUANT_TTT=1, TTT_EPOCHS=3"],
     )

@@ -80,7 +80,8 @@ verify = st.one_of(st.none(), st.fixed_dictionaries({
     "stats": st.fixed_dictionaries({"n": st.integers(0, 5), "mean_bpb": st.floats(0, 10), "std_bpb": st.floats(0, 1),
                                     "baseline": st.one_of(st.none(), text), "p_one_sided": st.one_of(st.none(), st.floats(0, 1)),
                                     "delta_bpb": numbers, "delta_nats": numbers}),
-    "smoke": st.one_of(st.none(), st.fixed_dictionaries({"ok": st.booleans(), "message": text}))}))
+    "smoke": st.one_of(st.none(), st.fixed_dictionaries({
+        "status": st.sampled_from(["ok", "author_error", "harness_error", "timeout", "skipped"]), "summary": text}))}))
 results = st.builds(AuditResult, target=st.sampled_from(["records/track_10min_16mb/2026-01-01_x", "a/train_gpt.py", "."]),
                     findings=st.lists(findings, max_size=5),
                     techniques=st.lists(st.builds(Technique, id=techniques, active=st.booleans(),

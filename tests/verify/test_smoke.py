@@ -34,6 +34,10 @@ def test_fixture_imports_and_reports_its_shape(verify) -> None:  # type: ignore[
                         smoke["summary"]), smoke["summary"]
     assert smoke["params"] == 1024 * 64 + 64 + 4 * (2 * 64 + 4 * 64 * 64 + 4 * 64 + (64 * 128 + 128) + (128 * 64 + 64))
     assert "SUB-SMOKE-001" not in ids(outcome)
+    from reports.model import AuditResult
+    from reports.render import smoke_line
+    shown = smoke_line(AuditResult(target=str(CLEAN), findings=[], files=[], verify=outcome.block))
+    assert shown == smoke["summary"]   # what the terminal and markdown views print
 
 
 def test_main_is_not_run_and_stand_ins_serve_cuda_modules(tmp_path: Path) -> None:
