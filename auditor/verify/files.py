@@ -3,8 +3,10 @@ that compiles, declared third-party imports, and submission.json against its sch
 from __future__ import annotations
 
 import bisect
+import io
 import re
 import sys
+import tokenize
 
 from auditor.verify.code import ScriptCode
 from auditor.verify.context import Context, at_key, at_line
@@ -110,7 +112,11 @@ def third_party_imports(source: str, local: set[str]) -> dict[str, int]:
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
     found: dict[str, int] = {}
+    strings = _string_spans(source, starts)
     for m in _IMPORT.finditer(source):
+        k = bisect.bisect_right(strings, (m.start(), float("inf"))) - 1
+        if k >= 0 and strings[k][0] <= m.start() < strings[k][1]:   # `import x` written in a docstring
+            continue
         lineno = bisect.bisect_right(starts, m.start()) - 1
         line = lines[lineno] if lineno < len(lines) else ""
         indent = len(line) - len(line.lstrip())
@@ -125,6 +131,19 @@ def third_party_imports(source: str, local: set[str]) -> dict[str, int]:
                 continue
             found.setdefault(top, lineno + 1)
     return found
+
+
+def _string_spans(source: str, starts: list[int]) -> list[tuple[int, int]]:
+    """Sorted (start, end) offsets of the string literals in `source`; none when it does not tokenize
+    (then every line-start import counts, as before)."""
+    spans = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.STRING:
+                spans.append((starts[tok.start[0] - 1] + tok.start[1], starts[tok.end[0] - 1] + tok.end[1]))
+    except (tokenize.TokenError, IndentationError, SyntaxError, IndexError):
+        return []
+    return spans
 
 
 def _norm(name: str) -> str:

@@ -85,3 +85,10 @@ def test_logged_source_evidence_points_at_the_first_changed_line(clone, verify) 
     lead = next(i for i, ln in enumerate(lines) if ln.strip())
     assert {(e.line, e.snippet) for e in finding.evidence} == {(changed - lead + 2, lines[changed] + "  # edited after the run")}
     assert f"first at log line {changed - lead + 2}" in finding.message
+
+
+def test_imports_written_in_docstrings_are_not_imports() -> None:
+    from auditor.verify.files import third_party_imports
+    source = ('"""Usage notes.\n\nimport mamba_ssm  # only if you want the SSM variant\n"""\nimport numpy as np\n'
+              'HELP = """\nfrom flash_attn import x\n"""\n')
+    assert third_party_imports(source, set()) == {"numpy": 5}
