@@ -35,6 +35,7 @@ class FolderLayout:
     native_files: tuple[Path, ...]
     tokenizer_files: tuple[Path, ...]
     too_many_files: bool
+    logs_not_read: tuple[tuple[Path, str], ...] = ()  # log-named entries that are not regular files
 
     def rel(self, path: Path) -> str:
         try:
@@ -43,8 +44,11 @@ class FolderLayout:
             return path.name
 
 
-def _walk(root: Path) -> tuple[list[Path], bool]:
+def _walk(root: Path) -> tuple[list[Path], list[tuple[Path, str]], bool]:
+    """(regular files, (entry, what it is) for entries never read: links, FIFOs, devices, sockets;
+    whether the listing stopped at MAX_FILES)."""
     found: list[Path] = []
+    special: list[tuple[Path, str]] = []
     stack = [(root, 0)]
     while stack:
         here, depth = stack.pop()
@@ -53,16 +57,22 @@ def _walk(root: Path) -> tuple[list[Path], bool]:
         except OSError:
             continue
         for entry in entries:
-            if entry.name.startswith(".") or entry.name == "__pycache__" or entry.is_symlink():
+            if entry.name.startswith(".") or entry.name == "__pycache__":
                 continue
-            if entry.is_dir():
-                if depth + 1 < MAX_DEPTH:
+            if entry.is_symlink():
+                special.append((entry, "a symbolic link (never followed)"))
+            elif entry.is_dir():
+                if entry.suffix in _LOG_SUFFIXES:
+                    special.append((entry, "a directory"))
+                elif depth + 1 < MAX_DEPTH:
                     stack.append((entry, depth + 1))
             elif entry.is_file():
                 found.append(entry)
                 if len(found) >= MAX_FILES:
-                    return sorted(found), True
-    return sorted(found), False
+                    return sorted(found), special, True
+            else:
+                special.append((entry, "a FIFO, socket or device (never opened)"))
+    return sorted(found), special, False
 
 
 def _track(root: Path, rules: Rules) -> str | None:
@@ -85,7 +95,7 @@ def _pick_script(scripts: list[Path], root: Path) -> Path | None:
 def discover(root: Path, rules: Rules) -> FolderLayout:
     """Describe the folder at `root` (which must be a directory)."""
     root = root.resolve()
-    files, too_many = _walk(root)
+    files, special, too_many = _walk(root)
     top = [p for p in files if p.parent == root]
     scripts = [p for p in files if p.suffix == ".py"]
     readme = next((p for p in top if p.name.lower() == "readme.md"), None)
@@ -93,6 +103,8 @@ def discover(root: Path, rules: Rules) -> FolderLayout:
     submission = next((p for p in subs if p.name == "submission.json"), subs[0] if subs else None)
     reqs = next((p for p in top if p.name == "requirements.txt"), None)
     logs = tuple(p for p in files if p.suffix in _LOG_SUFFIXES and not _NOT_LOGS.match(p.name))
+    logs_not_read = tuple((p, what) for p, what in special
+                          if p.suffix in _LOG_SUFFIXES and not _NOT_LOGS.match(p.name))
     m = _DATE_PREFIX.match(root.name)
     try:
         date = dt.date.fromisoformat(m.group(1)) if m else None
@@ -103,4 +115,5 @@ def discover(root: Path, rules: Rules) -> FolderLayout:
         submission=submission, script=_pick_script(scripts, root), scripts=tuple(scripts), logs=logs,
         requirements=reqs, native_files=tuple(p for p in files if p.suffix in _NATIVE_SUFFIXES),
         tokenizer_files=tuple(p for p in files if p.suffix in _TOKENIZER_SUFFIXES), too_many_files=too_many,
+        logs_not_read=logs_not_read,
     )

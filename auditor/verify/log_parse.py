@@ -350,9 +350,9 @@ def parse_log(text: str, name: str, notes: tuple[str, ...] = ()) -> LogRecord:
 
 
 def load_log(path: Path, name: str, cap: int = MAX_LOG_BYTES) -> tuple[LogRecord | None, LogText]:
-    """Read and parse a log; None for the record when the file is unreadable or binary."""
+    """Read and parse a log; None for the record when the file is unreadable, binary or empty."""
     lt = read_log(path, cap)
-    if lt.error or lt.binary:
+    if lt.error or lt.binary or not lt.text.strip():
         return None, lt
     notes = (f"read the first and last {cap // 2:,} bytes of {lt.size:,}",) if lt.truncated else ()
     return parse_log(lt.text, name, notes), lt

@@ -13,14 +13,17 @@ from reports.model import Finding
 
 
 def check_unreadable(ctx: Context) -> list[Finding]:
-    """LOG-READ-001: a log that is binary, unreadable or larger than the read cap.
+    """LOG-READ-001: a log that is binary, empty, not a regular file, unreadable or larger than the read cap.
 
     Source: pgolf-audit hostile-input handling (a log that cannot be read cannot be evidence)."""
     out = []
     for name, lt in ctx.ev.unreadable:
-        why = lt.error or "binary content (NUL bytes or mostly undecodable)"
+        why = lt.error or ("an empty file" if not lt.text.strip() else "binary content (NUL bytes or mostly undecodable)")
         out.append(ctx.finding("LOG-READ-001", f"{name}: not read as a train log: {why}",
                                at_line(name, 1, "")))
+    layout = ctx.ev.layout
+    for path, what in layout.logs_not_read:
+        out.append(ctx.finding("LOG-READ-001", f"{layout.rel(path)}: not read as a train log: it is {what}"))
     for log in ctx.ev.logs:
         for note in log.notes:
             out.append(ctx.finding("LOG-READ-001", f"{log.name}: {note}; facts between were not seen",

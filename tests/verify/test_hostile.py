@@ -61,3 +61,26 @@ def test_empty_folder(tmp_path: Path, verify) -> None:  # type: ignore[no-untype
     outcome = verify(empty)
     assert "SUB-002" in ids(outcome, "violation")
     assert outcome.block["seeds"] == [] and outcome.block["stats"]["n"] == 0
+
+
+def test_log_names_that_are_not_readable_files_are_named(clone, verify) -> None:  # type: ignore[no-untyped-def]
+    """A seed log replaced by a link, a FIFO, a directory or an empty file: each is named, none is opened
+    (a FIFO would block, /dev/zero never ends)."""
+    import os
+
+    folder = clone(CLEAN)
+    (folder / "train_seed1.log").unlink()
+    (folder / "train_seed1.log").symlink_to("/dev/zero")
+    (folder / "train_seed2.log").unlink()
+    os.mkfifo(folder / "train_seed2.log")
+    (folder / "train_seed3.log").unlink()
+    (folder / "train_seed3.log").mkdir()
+    (folder / "train_seed4.log").write_text("\n\n")
+    outcome = verify(folder)
+    messages = sorted(f.message for f in outcome.findings if f.check == "LOG-READ-001")
+    assert messages == [
+        "train_seed1.log: not read as a train log: it is a symbolic link (never followed)",
+        "train_seed2.log: not read as a train log: it is a FIFO, socket or device (never opened)",
+        "train_seed3.log: not read as a train log: it is a directory",
+        "train_seed4.log: not read as a train log: an empty file",
+    ]
