@@ -70,7 +70,20 @@ def _schema_errors(data: Any) -> tuple[str, ...]:
         top_any_of = err.validator == "anyOf" and not err.absolute_path
         message = "'author' or 'name' is required" if top_any_of else err.message
         out.append(f"{where}: {message[:200]}")
+    out += [f"{where}: {value} is not a JSON number (Python's json reads NaN and Infinity; JSON has neither)"
+            for where, value in _non_finite(data)][:10]
     return tuple(out)
+
+
+def _non_finite(data: Any, path: str = "") -> list[tuple[str, float]]:
+    """(key path, value) of every NaN or infinity (the schema's `number` type lets them through)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [(path or "(top level)", data)]
+    if isinstance(data, dict):
+        return [hit for k, v in data.items() for hit in _non_finite(v, f"{path}/{k}" if path else str(k))]
+    if isinstance(data, list):
+        return [hit for i, v in enumerate(data) for hit in _non_finite(v, f"{path}/{i}" if path else str(i))]
+    return []
 
 
 def _seed_key(key: Any) -> int | None:

@@ -84,3 +84,15 @@ def test_log_names_that_are_not_readable_files_are_named(clone, verify) -> None:
         "train_seed3.log: not read as a train log: it is a directory",
         "train_seed4.log: not read as a train log: an empty file",
     ]
+
+
+def test_nan_in_submission_json_is_a_schema_finding(clone, verify) -> None:  # type: ignore[no-untyped-def]
+    folder = clone(CLEAN)
+    path = folder / "submission.json"
+    data = json.loads(path.read_text())
+    data["val_bpb"] = float("nan")
+    data.setdefault("seed_results", {})["1"] = {"val_bpb": float("inf")}
+    path.write_text(json.dumps(data))          # Python writes NaN / Infinity, which no JSON parser must accept
+    (finding,) = [f for f in verify(folder).findings if f.check == "SUB-006"]
+    assert "val_bpb: nan is not a JSON number" in finding.message
+    assert "seed_results/1/val_bpb: inf is not a JSON number" in finding.message
