@@ -112,6 +112,7 @@ def verify_folder(folder: Path, *, baseline: str | None = None, smoke: bool = Fa
         *files.check_compiles(ctx, script), *files.check_requirements(ctx, script),
         *files.check_submission_schema(ctx),
         *seeds.check_unreadable(ctx), *seeds.check_seed_identity(ctx), *seeds.check_scores(ctx),
+        *seeds.check_repeated_score(ctx),
         *seeds.check_claimed_scores(ctx), *seeds.check_seed_count(ctx), *seeds.check_same_config(ctx),
         *size.check_cap(ctx), *size.check_missing_size(ctx), *size.check_size_arithmetic(ctx),
         *size.check_helpers(ctx, script), *size.check_tokenizer_files(ctx),

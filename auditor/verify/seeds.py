@@ -3,6 +3,7 @@ every seed has an official score, whether submission.json's numbers are the logs
 seeds for the record track, and one configuration across seeds."""
 from __future__ import annotations
 
+import math
 import re
 
 from auditor.verify import stats
@@ -81,6 +82,30 @@ def check_scores(ctx: Context) -> list[Finding]:
         listing = ", ".join(f"seed {run.seed}: {m.label}" for run, m in scores)
         out.append(ctx.finding("LOG-SCORE-001", f"seeds are scored by different lines ({listing})",
                                tuple(e for run, m in scores for e in at_metric(run.log, m))[:4]))
+    return out
+
+
+def check_repeated_score(ctx: Context) -> list[Finding]:
+    """LOG-SCORE-002: a seed log prints its official score twice with different values (or once as NaN).
+    Scores of earlier runs appended to the same file (each starts with its own `seed:` line) are not compared.
+
+    Source: LOG_FORMATS.md §6 (one official final line per evaluation); valerio-oai on #529."""
+    out = []
+    for run in ctx.ev.runs:
+        m = run.metric
+        if m is None:
+            continue
+        starts = [h.line for h in run.log.seeds_stated]   # a `seed:` line starts each run appended to a log
+        others = [o for o in run.log.metrics
+                  if o.role == "official" and o.line != m.line and family(o.label) == family(m.label)
+                  and not (math.isfinite(o.val_bpb) and same_number(o.val_bpb, m.val_bpb, o.decimals, m.decimals))
+                  and not any(min(o.line, m.line) < start < max(o.line, m.line) for start in starts)]
+        if others:
+            also = ", ".join(f"{o.val_bpb:g} at line {o.line}" for o in others)
+            out.append(ctx.finding(
+                "LOG-SCORE-002",
+                f"seed {run.seed}: {run.log.name} scores {m.val_bpb:g} BPB at line {m.line} (the score used) "
+                f"and also {also}", (*at_metric(run.log, m), *(e for o in others for e in at_metric(run.log, o)))))
     return out
 
 

@@ -140,6 +140,9 @@ CASES: list[tuple[str, Path, Mutation]] = [
     ("STAT-MEAN-001", PHASED, _sub('"val_bpb_std": ', '"val_bpb_std": 0.01, "was": ')),
     ("STAT-MEAN-002", RECORD / "2026-03-22_best_seed_headline", _same),
     ("LOG-001", CLEAN, _drop(2, "final_")),
+    ("LOG-SCORE-002", CLEAN, _one_log(1, "final_int6_sliding_window_exact val_loss:1.90784340 val_bpb:1.12995000",
+                                      "final_int6_sliding_window_exact val_loss:1.90784340 val_bpb:1.12995000\n"
+                                      "final_int6_sliding_window_exact val_loss:1.80001234 val_bpb:1.06600000")),
     ("LOG-SCORE-001", CLEAN, _drop(3, "final_int6_sliding")),
     ("STAT-UNITS-001", RECORD / "2026-03-22_gain_in_wrong_units", _same),
     ("DATA-001", CLEAN, _logs("tokens:62021632", "tokens:61000000")),
@@ -179,6 +182,7 @@ NEAR_MISSES: list[tuple[str, Path, Mutation]] = [
     ("SIZE-001", CLEAN, _one_log(1, "int6+zstd: 15714832 bytes", "int6+zstd: 16000000 bytes")),
     ("TIME-005", CLEAN, _selfgen("198.3")),
     ("DATA-001", CLEAN, _logs("tokens:62021632", "tokens:61997056")),
+    ("LOG-SCORE-002", CLEAN, _logs("final_int6_sliding_window_exact", "final_int6_sliding_window_exact")),  # rounded twin
 ]
 
 
