@@ -21,6 +21,13 @@ _SEEDS_WORD = re.compile(r"(?<![=\w.])(\d+|one|two|three|four|five|single)[- ]se
 _WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _MB = re.compile(r"(?<![\w.])(\d{1,2}\.\d{1,4})\s*(MB|MiB)\b")
 _HEADLINE_LINES = 12  # the headline val_bpb is stated in the title block
+_STD = re.compile(r"(?:\b(?:std|stdev|std\.? ?dev|standard deviation)\b\W{0,4}|±\s*)(\d?\.\d{2,})(?!\d)", re.I)
+_SECS = r"~?\s*(\d{2,4}(?:\.\d+)?)\s*(?:s|sec|secs|seconds)\b"
+#: "trained in 615 seconds", "training time: 598s", "598 s of training" (not "600s" budgets or "4s reserve")
+_TRAIN_TIME = re.compile(rf"\btrain(?:ed|ing)?(?: time| took| for| in| wallclock)*\s*[:=]?\s*{_SECS}"
+                         rf"|(?<![\w.])(\d{{2,4}}(?:\.\d+)?)\s*(?:s|sec|secs|seconds) (?:of )?training\b", re.I)
+_EVAL_TIME = re.compile(rf"\beval(?:uation)?(?: time| took| in| wallclock)*\s*[:=]?\s*{_SECS}"
+                        rf"|(?<![\w.])(\d{{2,4}}(?:\.\d+)?)\s*(?:s|sec|secs|seconds) (?:of )?eval(?:uation)?\b", re.I)
 _EXACT_KEYS = ("artifact_bytes", "bytes_total", "steps")
 
 
@@ -118,7 +125,53 @@ def _readme_claims(ctx: Context) -> list[Claim]:
     if counts and len(vals) not in stated:
         i, phrase, _ = counts[0]
         claims.append(Claim(f"{readme}:{i}", "number of seeds", phrase, f"{len(vals)} seed log(s) with a score", False))
-    return claims + _table_claims(ctx, readme, lines)
+    return claims + _spread_claims(ctx, readme, lines, vals) + _time_claims(ctx, readme, lines) + \
+        _table_claims(ctx, readme, lines)
+
+
+def _spread_claims(ctx: Context, readme: str, lines: list[str], vals: list[float]) -> list[Claim]:
+    """"Std: 0.0005", "± 0.0004": the spread of the seeds' scores (sample or population std, as written)."""
+    if len(vals) < 2:
+        return []
+    sample, population = stats.std(vals), stats.std(vals, ddof=0)
+    for i, line in enumerate(lines, 1):
+        for m in _STD.finditer(line):
+            text = m.group(1)
+            if float(text) >= 0.1:   # a BPB spread is hundredths at most: this is some other number
+                continue
+            ok = any(_near(v, float(text), text, units=1.0) or abs(v - float(text)) <= 0.1 * v
+                     for v in (sample, population))   # authors round, and compute it from unrounded scores
+            return [Claim(f"{readme}:{i}", "std of val_bpb", text, f"{sample:.5f} over {len(vals)} seed(s)", ok)]
+    return []
+
+
+def _time_claims(ctx: Context, readme: str, lines: list[str]) -> list[Claim]:
+    """A measured time stated in so many words ("trained in 615 seconds", "eval time: 97s") against the
+    seeds' logged times (an evaluation's phases included): one seed's time to the second, or within 2 % of
+    a training time and 5 % of an evaluation time (READMEs round). The 600 s budget itself is not a claim."""
+    train = [r.train.train_ms / 1000.0 for r in ctx.ev.runs if r.train.train_ms is not None]
+    evals = [t for r in ctx.ev.runs for t in _eval_seconds(r)]
+    budget = float(ctx.limit("train_seconds_max"))
+    out = []
+    for kind, pattern, actual, rel in (("training time", _TRAIN_TIME, train, 0.02),
+                                       ("evaluation time", _EVAL_TIME, evals, 0.05)):
+        if not actual:
+            continue
+        for i, line in enumerate(lines, 1):
+            for m in pattern.finditer(line):
+                value = float(m.group(1) or m.group(2))
+                if value == budget:
+                    continue
+                ok = any(abs(a - value) <= max(1.0, rel * a) for a in actual)
+                shown = ", ".join(f"{a:.1f} s" for a in sorted(set(actual)))
+                out.append(Claim(f"{readme}:{i}", kind, m.group(0).strip(), shown, ok))
+    return out
+
+
+def _eval_seconds(run: SeedRun) -> list[float]:
+    """A seed's evaluation time and its phases (a README may state either)."""
+    et = eval_time(run.log)
+    return ([et.seconds] if et.seconds is not None else []) + [s for _, s in et.phases]
 
 
 def _table_claims(ctx: Context, readme: str, lines: list[str]) -> list[Claim]:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-from tests.verify.conftest import CLEAN, PHASED, RECORD, edit
+import pytest
+
+from tests.verify.conftest import CLEAN, PHASED, RECORD, edit, ids
 
 
 def _claims(outcome):  # type: ignore[no-untyped-def]
@@ -63,3 +65,26 @@ def test_claims_are_listed_in_the_block(verify) -> None:  # type: ignore[no-unty
     block = verify(PHASED).block
     assert block["claims"] and all(c["holds"] for c in block["claims"])
     assert {c["what"] for c in block["claims"]} >= {"headline val_bpb", "seeds", "compliance three_seeds"}
+
+
+@pytest.mark.parametrize(("sentence", "what", "holds"), [
+    ("Std: 0.0030 across seeds.", "std of val_bpb", False),
+    ("Std: 0.00015 across seeds.", "std of val_bpb", True),
+    ("Seeds vary by ± 0.0002.", "std of val_bpb", True),        # within a tenth, as authors round
+    ("Trained in 540 seconds on 8xH100.", "training time", False),
+    ("Trained in 600 seconds on 8xH100.", "training time", None),   # the budget itself is not a measurement
+    ("560 s of training, then GPTQ.", "training time", False),
+    ("598 s of training, then GPTQ.", "training time", True),
+    ("Evaluation took 45 s.", "evaluation time", False),
+    ("Evaluation took 79 s (sliding window 73 s).", "evaluation time", True),
+    ("eval time: 74s", "evaluation time", True),                   # a phase of the evaluation
+])
+def test_times_and_spread_stated_in_the_readme(sentence: str, what: str, holds: bool | None, clone,  # type: ignore[no-untyped-def]
+                                               verify) -> None:
+    folder = clone(CLEAN)
+    readme = folder / "README.md"
+    readme.write_text(readme.read_text() + f"\n{sentence}\n")
+    outcome = verify(folder)
+    stated = [c for c in outcome.block["claims"] if c["what"] == what]
+    assert [c["holds"] for c in stated] == ([] if holds is None else [holds]), stated
+    assert ("SUB-CLAIM-001" in ids(outcome)) == (holds is False)
