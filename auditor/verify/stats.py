@@ -7,6 +7,7 @@ p_one_sided = p2/2 if t < 0 else 1 - p2/2 (the leaderboard's "p<0.25 progression
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,11 +44,14 @@ def welch_one_sided(new: Sequence[float], base: Sequence[float]) -> Welch | None
     if len(new) < 2 or len(base) < 2:
         return None
     va, vb = std(new) ** 2 / len(new), std(base) ** 2 / len(base)
-    if va + vb == 0.0:
+    scale = max(abs(v) for v in (*new, *base))
+    if va + vb <= (1e-12 * scale) ** 2:   # identical values up to float rounding: no spread to test
         return None
     from scipy import stats as _scipy  # imported on use: loading SciPy costs seconds per process
 
-    res = _scipy.ttest_ind(list(new), list(base), equal_var=False)
+    with warnings.catch_warnings():   # SciPy warns about precision on nearly identical inputs; p is reported
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = _scipy.ttest_ind(list(new), list(base), equal_var=False)
     t, p2 = float(res.statistic), float(res.pvalue)
     df = (va + vb) ** 2 / (va ** 2 / (len(new) - 1) + vb ** 2 / (len(base) - 1))
     return Welch(t=t, df=df, p_two_sided=p2, p_one_sided=p2 / 2 if t < 0 else 1 - p2 / 2)

@@ -79,3 +79,13 @@ def test_significance_findings_both_ways(verify) -> None:  # type: ignore[no-unt
     assert st["p_one_sided"] < 0.01 and st["delta_bpb"] < 0 and st["margin_holds"] and st["nats_unit"] == "per byte"
     same = verify(CLEAN, baseline=str(CLEAN)).block["stats"]
     assert same["nats_unit"] == "per token" and same["delta_bpb"] == 0.0
+
+
+def test_identical_baseline_values_are_no_test_and_no_warning() -> None:
+    import warnings as w
+
+    from auditor.verify.stats import welch_one_sided
+    with w.catch_warnings():
+        w.simplefilter("error")
+        assert welch_one_sided([1.12, 1.121, 1.119], [1.13, 1.13, 1.13]) is not None
+        assert welch_one_sided([1.13, 1.13, 1.13], [1.13, 1.13, 1.13]) is None
