@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from reports.model import exit_code
-from reports.render import FORMATS, render
+from reports.render import FORMATS, render, utc_now
 
 SUBCOMMANDS = {
     "audit": "auditor.cli",
@@ -48,6 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", help="for folders: baseline records folder, values or leaderboard row")
     p.add_argument("--repo-url", help="repository URL for permalinks (markdown)")
     p.add_argument("--sha", help="commit for permalinks (markdown)")
+    p.add_argument("--timestamp", action="store_true",
+                   help="state the audit's time in the markdown footer (without it the output is deterministic)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     except (InputError, VerifyInputError) as exc:
         print(f"pgolf-audit: {exc}", file=sys.stderr)
         return 2
-    options = {k: v for k, v in (("repo_url", args.repo_url), ("sha", args.sha)) if v}
+    options = {k: v for k, v in (("repo_url", args.repo_url), ("sha", args.sha),
+                                 ("timestamp", utc_now() if args.timestamp else None)) if v}
     render(result, args.format, sys.stdout, **options)
     return exit_code(result.verdict, args.strict)
 

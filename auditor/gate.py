@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from reports import annotations, markdown
 from reports.model import AuditResult, Evidence, Finding, exit_code
+from reports.render import utc_now
 from rules import Rules, load_rules
 
 SUB_001 = "SUB-001"
@@ -171,7 +172,8 @@ class Outcome:
 
 def gate(repo: Path, base: str, head: str, *, strict: bool = False, repo_url: str | None = None,
          sha: str | None = None, baseline: str | None = None, smoke: bool = False, rules: Rules | None = None,
-         audit: Audit | None = None, audit_env: dict[str, str] | None = None) -> Outcome:
+         audit: Audit | None = None, audit_env: dict[str, str] | None = None,
+         timestamp: str | None = None) -> Outcome:
     """Plan, audit and render; no printing, no files written (see `run`). `audit_env` is the submission's
     environment (flags) for the auditor, not this process's."""
     rules = rules or load_rules()
@@ -207,7 +209,8 @@ def gate(repo: Path, base: str, head: str, *, strict: bool = False, repo_url: st
 
     out = io.StringIO()
     name = None if p.folder else "this pull request (no single records folder)"
-    markdown.render(result, out, rules=rules, repo_url=repo_url, sha=sha, **({"name": name} if name else {}))
+    extra = {k: v for k, v in (("name", name), ("timestamp", timestamp)) if v}
+    markdown.render(result, out, rules=rules, repo_url=repo_url, sha=sha, **extra)
     return Outcome(result, out.getvalue(), exit_code(result.verdict, strict))
 
 
@@ -233,6 +236,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="what the significance test compares against (passed to the verifier)")
     p.add_argument("--smoke", action="store_true",
                    help="also run the verifier's sandboxed smoke test (needs the submission's dependencies)")
+    p.add_argument("--sha", help="commit the comment's permalinks point at (default: the pull request's head "
+                                 "from the event payload, else --head)")
+    p.add_argument("--timestamp", action="store_true", help="state the time in the comment's footer")
     p.add_argument("-C", dest="repo", type=Path, default=Path("."), metavar="DIR",
                    help="the git repository (default: the current directory)")
     p.set_defaults(func=run)
@@ -246,10 +252,11 @@ def run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
         base = args.base or default_base(args.repo, env)
         repo_url = args.repo_url or (f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}"
                                      if env.get("GITHUB_SERVER_URL") and env.get("GITHUB_REPOSITORY") else None)
-        sha = (event_head_sha(env) if args.head == "HEAD" else None) or \
+        sha = args.sha or (event_head_sha(env) if args.head == "HEAD" else None) or \
             git(args.repo, "rev-parse", f"{args.head}^{{commit}}").strip()
         outcome = gate(args.repo, base, args.head, strict=args.strict, repo_url=repo_url, sha=sha,
-                       baseline=args.baseline, smoke=args.smoke, rules=rules)
+                       baseline=args.baseline, smoke=args.smoke, rules=rules,
+                       timestamp=utc_now() if args.timestamp else None)
     except GateError as exc:
         print(annotations.command("error", str(exc), title="pgolf-audit gate"))
         print(f"pgolf-audit gate: {exc}", file=sys.stderr)

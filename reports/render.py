@@ -17,6 +17,7 @@ format:
 """
 from __future__ import annotations
 
+import datetime as dt
 import posixpath
 from collections import Counter
 from functools import lru_cache
@@ -203,6 +204,11 @@ def submission_name(result: AuditResult) -> str:
         if isinstance(holder, dict) and isinstance(holder.get("name"), str) and holder["name"].strip():
             return holder["name"].strip()
     return posixpath.basename(result.target.rstrip("/\\").replace("\\", "/")) or result.target
+
+
+def utc_now() -> str:
+    """The time a report states when asked to (`--timestamp`); reports are otherwise timeless."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def fmt_num(value: Any, spec: str = "", missing: str = "—") -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,17 @@ def test_github_defaults(repo: Repo, tmp_path: Path, calls: list[Path]):
     assert code == 0
     assert f"https://github.com/o/r/blob/{'f' * 40}/{CLEAN}/train_gpt.py" in written["comment.md"]
     assert head not in written["comment.md"]
+
+
+def test_sha_and_timestamp_options(repo: Repo, tmp_path: Path, calls: list[Path]):
+    """--sha overrides the commit the permalinks use; the comment states a time only with --timestamp."""
+    repo.add_submission(CLEAN)
+    repo.commit("clean")
+    code, written = run_gate(repo, tmp_path, "--base", "main", "--repo-url", "https://github.com/o/r", "--sha", "a" * 40)
+    assert code == 0 and f"https://github.com/o/r/blob/{'a' * 40}/{CLEAN}/train_gpt.py" in written["comment.md"]
+    assert "Generated" not in written["comment.md"]
+    code, written = run_gate(repo, tmp_path, "--base", "main", "--timestamp")
+    assert re.search(r"Generated \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", written["comment.md"])
 
 
 def test_unknown_base_is_a_usage_error(repo: Repo, tmp_path: Path, calls: list[Path], capsys: pytest.CaptureFixture[str]):

@@ -55,3 +55,14 @@ def test_file_instead_of_folder(tmp_path: Path) -> None:
     target = tmp_path / "file.txt"
     target.write_text("x")
     assert _run([str(target)]) == 2
+
+
+def test_audit_markdown_states_a_time_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    from auditor.cli import main
+
+    assert main(["audit", str(CLEAN), "--format", "markdown"]) == 0
+    plain = capsys.readouterr().out
+    assert main(["audit", str(CLEAN), "--format", "markdown", "--timestamp"]) == 0
+    stamped = capsys.readouterr().out
+    assert "Generated" not in plain and "Generated " in stamped
+    assert stamped.replace(stamped[stamped.index(" Generated"):stamped.index("UTC.") + 4], "") == plain
