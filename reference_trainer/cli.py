@@ -132,7 +132,7 @@ SUBCOMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pgolf-train", description="prepare data, train one seed, print the configuration, bundle and pack a submission")
+    parser = argparse.ArgumentParser(prog="pgolf-train", description="the reference trainer of pgolf-audit")
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in SUBCOMMANDS.values():
         add(sub)
