@@ -6,7 +6,7 @@
 Steps are real optimizer steps of `reference_trainer.train.train_step` (Muon + AdamW, grad clip, EMA) on
 random tokens, one process. FLOPs per token = 6 * (matmul parameters, incl. the tied output head)
 + 6 * layers * model_dim * seq_len (causal attention scores and values, forward + backward).
-MFU divides achieved FLOP/s by the device's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s) on CUDA, and on
+MFU divides achieved FLOP/s by the device's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s, H100 PCIe: 756) on CUDA, and on
 CPU by a measured fp32 matmul peak (so CPU "MFU" is relative to what this machine's BLAS reaches).
 """
 
@@ -26,7 +26,8 @@ from reference_trainer.optim import WeightAverage, build_optimizers
 from reference_trainer.runtime import Runtime
 from reference_trainer.train import attention_backend, train_step, use_compile
 
-PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+# Dense bf16 peaks by device-name fragment, most specific first (the PCIe and NVL H100s run lower clocks).
+PEAK_BF16 = {"H100 PCIe": 756e12, "H100 NVL": 835e12, "H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 
 class RandomTokens:
