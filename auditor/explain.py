@@ -16,6 +16,7 @@ import sys
 import textwrap
 from functools import cache
 
+from auditor.verify.context import load_extras
 from rules import Rule, load_rules
 
 PAGE_HEADING = "What it does"  # a module docstring with this heading is a check's page (auditor.checks)
@@ -49,6 +50,10 @@ def _block(rule: Rule) -> str:
     if rule.fix.strip():  # prose
         lines += ["", "Use instead", textwrap.fill(" ".join(rule.fix.split()), 100, initial_indent="    ",
                                                    subsequent_indent="    ")]
+    precedents = load_extras().precedents.get(rule.id, ())
+    if precedents:
+        lines += ["", "Precedents (merged folders this rule would flag; reported at the severity shown)"]
+        lines += [f"    #{p.pr} {p.folder}: {p.severity}. {p.note}" for p in precedents]
     return "\n".join(lines)
 
 

@@ -109,3 +109,13 @@ def test_record_and_gate_rules_print_their_own_check_function(rule_id: str) -> N
     module_doc = (importlib.import_module(raw["module"]).__doc__ or "").strip()
     assert module_doc not in text, f"{rule_id}: explain printed the module docstring shared with other ids"
     assert f"implemented in: {raw['module']}." in text
+
+
+def test_explain_lists_a_rules_precedents() -> None:
+    from auditor.explain import explain
+    from auditor.verify.context import load_extras
+
+    for rule_id, precedents in load_extras().precedents.items():
+        text = explain(rule_id)
+        assert ("Precedents" in text) == bool(precedents)
+        assert all(f"#{p.pr} {p.folder}: {p.severity}." in text for p in precedents)
