@@ -53,7 +53,8 @@ def _block(rule: Rule) -> str:
     precedents = load_extras().precedents.get(rule.id, ())
     if precedents:
         lines += ["", "Precedents (merged folders this rule would flag; reported at the severity shown)"]
-        lines += [f"    #{p.pr} {p.folder}: {p.severity}. {p.note}" for p in precedents]
+        lines += [f"    {f'#{p.pr}' if p.pr is not None else 'launch'} {p.folder}: {p.severity}. {p.note}"
+                  for p in precedents]
     return "\n".join(lines)
 
 

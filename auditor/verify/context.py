@@ -25,7 +25,7 @@ RECORD_RULES_FILE = "checks_record.yaml"
 
 @dataclass(frozen=True)
 class Precedent:
-    pr: int
+    pr: int | None  # None: in the repository before pull requests (the launch snapshot)
     folder: str
     severity: str
     note: str
@@ -48,7 +48,7 @@ def load_extras(path: Path = RULES_DIR / RECORD_RULES_FILE) -> RuleExtras:
     for rule_id, raw in (data.get("rules") or {}).items():
         params[rule_id] = dict(raw.get("params") or {})
         precedents[rule_id] = tuple(
-            Precedent(int(p["pr"]), str(p["folder"]), str(p["severity"]), str(p["note"]))
+            Precedent(None if p["pr"] is None else int(p["pr"]), str(p["folder"]), str(p["severity"]), str(p["note"]))
             for p in raw.get("precedents") or ()
         )
     return RuleExtras(params, precedents)
@@ -100,7 +100,7 @@ class Context:
         for p in self.extras.precedents.get(rule_id, ()):
             if p.folder == self.ev.layout.name:
                 severity = p.severity
-                ref = f"PR #{p.pr}" if p.pr else "the launch snapshot"
+                ref = f"PR #{p.pr}" if p.pr is not None else "the launch snapshot"
                 message = f"{message} — tolerated precedent ({ref}): {p.note}"
                 break
         else:

@@ -118,4 +118,5 @@ def test_explain_lists_a_rules_precedents() -> None:
     for rule_id, precedents in load_extras().precedents.items():
         text = explain(rule_id)
         assert ("Precedents" in text) == bool(precedents)
-        assert all(f"#{p.pr} {p.folder}: {p.severity}." in text for p in precedents)
+        assert all(f"{f'#{p.pr}' if p.pr is not None else 'launch'} {p.folder}: {p.severity}." in text
+                   for p in precedents)
