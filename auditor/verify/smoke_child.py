@@ -9,6 +9,7 @@ the Hyperparameters and counts the model's parameters on the meta device. Prints
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib.abc
 import importlib.machinery
@@ -174,6 +175,8 @@ class NoCompile(importlib.abc.MetaPathFinder):
 
 def main() -> None:
     script = sys.argv[1]
+    if len(sys.argv) > 2:   # the parent rewrote 3.12 f-strings into calls of this name (auditor.newsyntax)
+        setattr(builtins, sys.argv[2], lambda *parts: "".join(str(p) for p in parts))
     sys.meta_path.insert(0, NoCompile())
     sys.meta_path.append(StubFinder())
     sys.argv = [script]

@@ -2,6 +2,8 @@
 the submission."""
 from __future__ import annotations
 
+import base64
+import lzma
 import re
 from pathlib import Path
 
@@ -83,3 +85,30 @@ def test_a_bug_in_the_script_is_the_author(tmp_path: Path, verify) -> None:  # t
     smoke_findings = [f for f in outcome.findings if f.check == "SUB-SMOKE-001"]
     assert smoke_findings and "NameError" in smoke_findings[0].message
     assert smoke_findings[0].evidence[0].line == 2
+
+
+def test_python_312_fstrings_are_rewritten_in_the_scratch_copy_only(tmp_path: Path) -> None:
+    """Records ran on Python 3.12, whose f-strings may reuse their quotes; the sandbox's Python may be
+    older. The scratch copy is rewritten (auditor.newsyntax), the folder is not, and the summary says so."""
+    import sys
+
+    source = "\n".join([
+        "CFG = {'dim': 80}",
+        'RUN_ID = f"run_{CFG["dim"]}d"',
+        "class Hyperparameters:",
+        "    model_dim = CFG['dim']",
+        "    num_layers = 2",
+    ]) + "\n"
+    for wrapped in (False, True):   # plain, and as a self-extracting stub whose payload is the source
+        blob = base64.b85encode(lzma.compress(source.encode())).decode()
+        text = f'import lzma as L,base64 as B\nexec(L.decompress(B.b85decode("{blob}")))\n' if wrapped else source
+        folder = _folder(tmp_path / str(wrapped), text)
+        layout = discover(folder, load_rules())
+        result = smoke_test(layout, ScriptCode(layout.script, text, source if wrapped else None, ()), timeout_s=60)
+        assert result.status == "ok", result.summary
+        assert result.hparams.get("dim") == 80
+        assert (folder / "train_gpt.py").read_text() == text
+        if sys.version_info < (3, 12):
+            assert "f-strings were rewritten" in result.summary
+        else:
+            assert "rewritten" not in result.summary
