@@ -146,7 +146,10 @@ class Evaluator:
                     continue
                 body = node.body if isinstance(node, ast.If) else [node.body]
                 called = {getattr(c.func, "attr", getattr(c.func, "id", "")) for b in body for c in walk(b) if isinstance(c, ast.Call)}
-                if called & printed or _fragments(body) & unique:
+                inside = {id(n) for b in body for n in walk(b)}
+                # only what this branch alone prints: `val_bpb:` printed elsewhere in the function proves nothing
+                elsewhere = _strings(n for n in self._nodes[id(fn)] if id(n) not in inside)
+                if called & printed or (_fragments(body) - elsewhere) & unique:
                     for key, default in self._env_keys_of(node.test, fn):
                         if key not in self.env and _off_flag(default):
                             self.env[key] = added[key] = "1"
@@ -246,6 +249,13 @@ class Evaluator:
                 v = v.strip()
                 return int(v) if func.id == "int" and v.lstrip("-").isdigit() else float(v) if func.id == "float" else int(float(v))
             return _CASTS[func.id](v)
+        if isinstance(func, ast.Name) and func.id == "getattr" and 2 <= len(node.args) <= 3 and \
+                isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+            # `getattr(args, "slot_enabled", False)`: the attribute as `args.slot_enabled` reads, else the default
+            candidates = self.attributes.get(node.args[1].value, [])
+            if candidates:
+                return self._single(candidates, depth)
+            return ev(node.args[2]) if len(node.args) == 3 else UNKNOWN
         if isinstance(func, ast.Attribute) and func.attr in _STR_METHODS and not node.args:
             v = ev(func.value)
             return getattr(v, func.attr)() if isinstance(v, str) else UNKNOWN
