@@ -21,6 +21,7 @@ def folder_settings(folder: Path, evidence: Evidence) -> tuple[dict[str, str], d
 
     The logs are those carrying each seed's score, as the verifier chooses them (a folder may keep
     superseded runs beside the scored ones); all logs when it finds no seed."""
+    from .verify.log_parse import output_only
     from .verify.run_env import env_from_evidence
 
     logged: dict[str, str] = {}
@@ -31,7 +32,7 @@ def folder_settings(folder: Path, evidence: Evidence) -> tuple[dict[str, str], d
     for key, value in documented_settings(folder).items():
         env.setdefault(key, value)
     scoring = {run.log.name for run in evidence.runs}
-    logs = log_texts(folder)
+    logs = {name: output_only(text) for name, text in log_texts(folder).items()}   # embedded source printed nothing
     if scoring:  # the runs behind the claimed numbers, when the verifier could match them
         logs = {name: text for name, text in logs.items() if name in scoring}
     return env, logged, logs

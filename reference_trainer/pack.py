@@ -222,16 +222,11 @@ def _find_logs(run_dirs: list[Path]) -> list[Path]:
 def curves(text: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """(train loss by step, validation BPB by step) from a log, read with the verifier's grammar."""
     from auditor.verify import log_grammar as g
-    from auditor.verify.log_parse import _source_ranges
+    from auditor.verify.log_parse import output_only
 
     lines = [g.TIMESTAMP_PREFIX.sub("", ln, count=1) for ln in text.splitlines()]
-    skip = set()
-    for a, b in _source_ranges(lines):
-        skip.update(range(a, b))
     train, val = [], []
-    for i, line in enumerate(lines):
-        if i in skip:
-            continue
+    for line in output_only("\n".join(lines)).split("\n"):
         found = g.match_line(line)
         if found is None:
             continue

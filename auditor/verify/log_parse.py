@@ -71,7 +71,7 @@ def decimal_places(number: str) -> int:
     return len(number.split(".", 1)[1]) if "." in number else 0
 
 
-def _source_ranges(lines: list[str]) -> list[tuple[int, int]]:
+def source_ranges(lines: list[str]) -> list[tuple[int, int]]:
     """Half-open line ranges holding embedded script source (never matched against the grammar).
 
     A log may embed the script once or, when several runs were appended to one file, several
@@ -99,6 +99,14 @@ def _source_ranges(lines: list[str]) -> list[tuple[int, int]]:
             ranges.append((begin, end))
         start, k = end + 1, k + 1
     return ranges
+
+
+def output_only(text: str) -> str:
+    """The log with its embedded script source blanked, line numbers kept: what the run printed."""
+    lines = text.split("\n")
+    for a, b in source_ranges(lines):
+        lines[a:b] = [""] * (b - a)
+    return "\n".join(lines)
 
 
 class _Builder:
@@ -319,7 +327,7 @@ def parse_log(text: str, name: str, notes: tuple[str, ...] = ()) -> LogRecord:
              for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     if lines and lines[-1] == "":
         lines.pop()
-    ranges = _source_ranges(lines)
+    ranges = source_ranges(lines)
     in_source = bytearray(len(lines))
     for start, end in ranges:
         in_source[start:end] = b"\x01" * (end - start)

@@ -33,3 +33,19 @@ def test_logged_branch_switches_on_a_flag_but_not_a_number(tmp_path: Path) -> No
                                               "slot_lr=0.01 per-window deltas\n", encoding="utf-8")
     notes = audit_path(tmp_path, verify=False).notes
     assert notes == ["switched on because the logs print what their branches print: SLOT_ENABLED=1"]
+
+
+def test_a_branch_counts_as_run_only_by_what_it_alone_prints(tmp_path: Path) -> None:
+    """`val_bpb:` printed by the branch and elsewhere in the same function proves nothing about the branch."""
+    script = SCRIPT.replace('        print("slot_lr=0.01 per-window deltas")',
+                            '        print(f"val_bpb:{1.0:.4f}")\n    print(f"val_bpb:{1.1:.4f}")')
+    (tmp_path / "train_gpt.py").write_text(script, encoding="utf-8")
+    (tmp_path / "train_seed1.log").write_text("val_bpb:1.1000\n", encoding="utf-8")
+    assert audit_path(tmp_path, verify=False).notes == []
+
+
+def test_the_script_embedded_in_a_log_is_not_output(tmp_path: Path) -> None:
+    """Record logs start with the script's own source: its literals are not lines the run printed."""
+    (tmp_path / "train_gpt.py").write_text(SCRIPT, encoding="utf-8")
+    (tmp_path / "train_seed1.log").write_text(SCRIPT + "=" * 100 + "\nstep:1/10 train_loss:9.0\n", encoding="utf-8")
+    assert audit_path(tmp_path, verify=False).notes == []
