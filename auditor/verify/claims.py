@@ -10,8 +10,8 @@ from auditor.verify import stats
 from auditor.verify.context import Context, at_key, at_line
 from auditor.verify.evidence import SeedRun
 from auditor.verify.log_parse import decimal_places
-from auditor.verify.size import artifact_bytes
-from auditor.verify.timing import eval_time
+from auditor.verify.size import artifact_bytes, over_size_cap
+from auditor.verify.timing import eval_time, over_eval_cap, over_train_cap
 from reports.model import Finding
 
 _NATS = re.compile(r"(?<![\w.])([-+]?\d*\.\d+)\s*nats?\b", re.I)
@@ -125,11 +125,11 @@ def _readme_claims(ctx: Context) -> list[Claim]:
     if counts and len(vals) not in stated:
         i, phrase, _ = counts[0]
         claims.append(Claim(f"{readme}:{i}", "number of seeds", phrase, f"{len(vals)} seed log(s) with a score", False))
-    return claims + _spread_claims(ctx, readme, lines, vals) + _time_claims(ctx, readme, lines) + \
+    return claims + _spread_claims(readme, lines, vals) + _time_claims(ctx, readme, lines) + \
         _table_claims(ctx, readme, lines)
 
 
-def _spread_claims(ctx: Context, readme: str, lines: list[str], vals: list[float]) -> list[Claim]:
+def _spread_claims(readme: str, lines: list[str], vals: list[float]) -> list[Claim]:
     """"Std: 0.0005", "± 0.0004": the spread of the seeds' scores (sample or population std, as written)."""
     if len(vals) < 2:
         return []
@@ -157,14 +157,13 @@ def _time_claims(ctx: Context, readme: str, lines: list[str]) -> list[Claim]:
                                        ("evaluation time", _EVAL_TIME, evals, 0.05)):
         if not actual:
             continue
+        shown = ", ".join(f"{a:.1f} s" for a in sorted(set(actual)))
         for i, line in enumerate(lines, 1):
             for m in pattern.finditer(line):
                 value = float(m.group(1) or m.group(2))
-                if value == budget:
-                    continue
-                ok = any(abs(a - value) <= max(1.0, rel * a) for a in actual)
-                shown = ", ".join(f"{a:.1f} s" for a in sorted(set(actual)))
-                out.append(Claim(f"{readme}:{i}", kind, m.group(0).strip(), shown, ok))
+                if value != budget:
+                    ok = any(abs(a - value) <= max(1.0, rel * a) for a in actual)
+                    out.append(Claim(f"{readme}:{i}", kind, m.group(0).strip(), shown, ok))
     return out
 
 
@@ -263,21 +262,18 @@ def _compliance_claims(ctx: Context, name: str) -> list[Claim]:
     if not isinstance(comp, dict):
         return []
     runs = ctx.ev.runs
-    slack = float(ctx.param("TIME-001", "tolerance_steps"))
     sizes = [b for b in (artifact_bytes(r) for r in runs) if b is not None]
-    trains = [(r.train.train_ms, slack * (r.train.step_avg_ms or 0.0)) for r in runs if r.train.train_ms is not None]
+    trains = [r.train for r in runs if r.train.train_ms is not None]
     evals = [s for s in (eval_time(r.log).seconds for r in runs) if s is not None]
-    cap_t = float(ctx.limit("train_seconds_max")) * 1000
     scored = len(ctx.ev.scores())
     facts: dict[str, tuple[bool, str]] = {}
     if sizes:
-        facts["artifact_under_16mb"] = (max(sizes) <= int(ctx.limit("artifact_bytes_max")),
-                                        f"max artifact {max(sizes):,} B")
+        facts["artifact_under_16mb"] = (not over_size_cap(ctx, max(sizes)), f"max artifact {max(sizes):,} B")
     if trains:
-        facts["train_under_600s"] = (all(ms <= cap_t + tol for ms, tol in trains),
-                                     f"max train {max(ms for ms, _ in trains):,.0f} ms")
+        facts["train_under_600s"] = (not any(over_train_cap(ctx, log) for log in trains),
+                                     f"max train {max(log.train_ms for log in trains):,.0f} ms")
     if evals:
-        facts["eval_under_600s"] = (max(evals) <= float(ctx.limit("eval_seconds_max")), f"max eval {max(evals):.1f} s")
+        facts["eval_under_600s"] = (not over_eval_cap(ctx, max(evals)), f"max eval {max(evals):.1f} s")
     facts["three_seeds"] = (scored >= 3, f"{scored} scored seed(s)")
     aliases = {"training_under_600s": "train_under_600s", "artifact_under_16_mb": "artifact_under_16mb"}
     out = []

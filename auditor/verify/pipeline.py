@@ -34,8 +34,9 @@ def _seed_row(run: SeedRun, ctx: Context) -> dict[str, Any]:
     log, train, m = run.log, run.train, run.metric
     et = timing.eval_time(log)
     artifact = size.artifact_bytes(run)
-    over = {"artifact_bytes": artifact is not None and artifact > int(ctx.limit("artifact_bytes_max")),
-            "train_time_s": timing.train_time_over(ctx, train), "eval_time_s": timing.eval_time_over(ctx, et.seconds)}
+    over = {"artifact_bytes": size.over_size_cap(ctx, artifact),   # time caps bind the record track only
+            "train_time_s": ctx.record_track and timing.over_train_cap(ctx, train),
+            "eval_time_s": ctx.record_track and timing.over_eval_cap(ctx, et.seconds)}
     counted = train.counted_code
     raw = train.raw_code
     cal = train.calibration

@@ -48,6 +48,8 @@ def check_train_time(ctx: Context) -> list[Finding]:
 
     Source: README (2026-03-18); baseline 600,038 ms; #1908/#1945 overshoots were not accepted.
     The tolerance in steps is the rule's `tolerance_steps` parameter."""
+    if not ctx.record_track:
+        return []
     cap_ms = float(ctx.limit("train_seconds_max")) * 1000.0
     steps = float(ctx.param("TIME-001", "tolerance_steps"))
     non_record_note = (" (README calls it a non-record submission, but the folder is in the record track)"
@@ -55,7 +57,7 @@ def check_train_time(ctx: Context) -> list[Finding]:
     out = []
     for run in ctx.ev.runs:
         log = run.train
-        if not train_time_over(ctx, log):
+        if not over_train_cap(ctx, log):
             continue
         ms, avg = log.train_ms, log.step_avg_ms or 0.0
         out.append(ctx.finding(
@@ -66,17 +68,17 @@ def check_train_time(ctx: Context) -> list[Finding]:
     return out
 
 
-def train_time_over(ctx: Context, log: LogRecord) -> bool:
-    """TIME-001's test: on the record track, training ran past the cap plus the tolerated steps."""
-    if not ctx.record_track or log.train_ms is None:
+def over_train_cap(ctx: Context, log: LogRecord) -> bool:
+    """TIME-001's test (either track): training ran past the cap plus the tolerated steps."""
+    if log.train_ms is None:
         return False
     allowance = float(ctx.param("TIME-001", "tolerance_steps")) * (log.step_avg_ms or 0.0)
     return log.train_ms > float(ctx.limit("train_seconds_max")) * 1000.0 + allowance
 
 
-def eval_time_over(ctx: Context, seconds: float | None) -> bool:
-    """TIME-006's test: on the record track, evaluation took more than the cap."""
-    return ctx.record_track and seconds is not None and seconds > float(ctx.limit("eval_seconds_max"))
+def over_eval_cap(ctx: Context, seconds: float | None) -> bool:
+    """TIME-006's test (either track): evaluation took more than the cap."""
+    return seconds is not None and seconds > float(ctx.limit("eval_seconds_max"))
 
 
 def check_step_forcing(ctx: Context, env: dict[str, str]) -> list[Finding]:
@@ -147,11 +149,13 @@ def check_eval_time(ctx: Context) -> list[Finding]:
     """TIME-006: evaluating the artifact takes at most 600 s (record track).
 
     Source: README FAQ; valerio-oai on #529; cocohearts on #1972, #2121."""
+    if not ctx.record_track:
+        return []
     cap = float(ctx.limit("eval_seconds_max"))
     out = []
     for run in ctx.ev.runs:
         et = eval_time(run.log)
-        if eval_time_over(ctx, et.seconds):
+        if over_eval_cap(ctx, et.seconds):
             detail = ", ".join(f"{name} {s:.1f} s" for name, s in et.phases) or et.source
             out.append(ctx.finding(
                 "TIME-006", f"seed {run.seed}: evaluation took {et.seconds:.1f} s ({detail}), over {cap:.0f} s",
