@@ -37,6 +37,10 @@ class LogText:
     binary: bool  # NUL bytes or mostly undecodable
     error: str = ""
 
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip()
+
 
 def read_log(path: Path, cap: int = MAX_LOG_BYTES) -> LogText:
     """Read at most `cap` bytes (head and tail halves when larger); detect binary content."""
@@ -360,7 +364,7 @@ def parse_log(text: str, name: str, notes: tuple[str, ...] = ()) -> LogRecord:
 def load_log(path: Path, name: str, cap: int = MAX_LOG_BYTES) -> tuple[LogRecord | None, LogText]:
     """Read and parse a log; None for the record when the file is unreadable, binary or empty."""
     lt = read_log(path, cap)
-    if lt.error or lt.binary or not lt.text.strip():
+    if lt.error or lt.binary or lt.empty:
         return None, lt
     notes = (f"read the first and last {cap // 2:,} bytes of {lt.size:,}",) if lt.truncated else ()
     return parse_log(lt.text, name, notes), lt

@@ -19,7 +19,7 @@ def check_unreadable(ctx: Context) -> list[Finding]:
     Source: pgolf-audit hostile-input handling (a log that cannot be read cannot be evidence)."""
     out = []
     for name, lt in ctx.ev.unreadable:
-        why = lt.error or ("an empty file" if not lt.text.strip() else "binary content (NUL bytes or mostly undecodable)")
+        why = lt.error or ("an empty file" if lt.empty else "binary content (NUL bytes or mostly undecodable)")
         out.append(ctx.finding("LOG-READ-001", f"{name}: not read as a train log: {why}",
                                at_line(name, 1, "")))
     layout = ctx.ev.layout
