@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import operator
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,7 @@ class Evaluator:
         unique = {x for x, n in owners.items() if n == 1 and x in log_text}  # printed by one function only
         printed = {f.name for f in self.program.functions if per_fn.get(id(f), set()) & unique}
         for fn in self.program.functions:
+            in_fn: Counter[str] | None = None  # fragment -> occurrences in the function, counted when needed
             for node in [*self._statements[id(fn)], *self._nodes[id(fn)]]:
                 if not isinstance(node, (ast.If, ast.IfExp)):
                     continue
@@ -146,10 +148,12 @@ class Evaluator:
                     continue
                 body = node.body if isinstance(node, ast.If) else [node.body]
                 called = {getattr(c.func, "attr", getattr(c.func, "id", "")) for b in body for c in walk(b) if isinstance(c, ast.Call)}
-                inside = {id(n) for b in body for n in walk(b)}
+                in_branch = Counter(x for b in body for x in map(_fragment, walk(b)) if x in unique)
+                if in_branch and in_fn is None:
+                    in_fn = Counter(x for x in map(_fragment, self._nodes[id(fn)]) if x)
                 # only what this branch alone prints: `val_bpb:` printed elsewhere in the function proves nothing
-                elsewhere = _strings(n for n in self._nodes[id(fn)] if id(n) not in inside)
-                if called & printed or (_fragments(body) - elsewhere) & unique:
+                alone = [x for x, n in in_branch.items() if in_fn is not None and in_fn[x] <= n]
+                if called & printed or alone:
                     for key, default in self._env_keys_of(node.test, fn):
                         if key not in self.env and _off_flag(default):
                             self.env[key] = added[key] = "1"
@@ -323,19 +327,17 @@ def _off_flag(default: ast.expr | None) -> bool:
                                                                                          "none")
 
 
-def _fragments(stmts: list[ast.AST]) -> set[str]:
-    """Distinctive literal text in a branch (f-string parts included): what its log lines contain."""
-    return _strings(n for stmt in stmts for n in walk(stmt))
+def _fragment(node: ast.AST) -> str | None:
+    """A string constant distinctive enough to recognize in a log line (f-string parts included)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value.strip()
+        if len(text) >= 8 and any(c.isalpha() for c in text) and ("_" in text or ":" in text or "=" in text):
+            return text
+    return None
 
 
 def _strings(nodes) -> set[str]:
-    out: set[str] = set()
-    for node in nodes:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value.strip()
-            if len(text) >= 8 and any(c.isalpha() for c in text) and ("_" in text or ":" in text or "=" in text):
-                out.add(text)
-    return out
+    return {x for x in map(_fragment, nodes) if x}
 
 
 def _dotted(node: ast.AST) -> str:
