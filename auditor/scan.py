@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 from auditor.source import label_file
-from reports.model import exit_code
+from reports.model import SEVERITY_ORDER, exit_code
 from reports.render import tool_version
 
 CACHE_FORMAT = "pgolf-audit-scan/1"
@@ -271,9 +271,6 @@ def write_json(rows: list[dict[str, Any]], out: TextIO) -> None:
     out.write("\n")
 
 
-SEVERITY_ORDER = ("violation", "review", "info")
-
-
 def _severities_by_check(rows: list[dict[str, Any]]) -> dict[str, Counter[str]]:
     """check -> how many submissions reported it at each severity (its worst there): a rule's default
     severity is not what was reported when a precedent or a `since` date lowered it."""
@@ -281,8 +278,7 @@ def _severities_by_check(rows: list[dict[str, Any]]) -> dict[str, Counter[str]]:
     for row in rows:
         worst: dict[str, str] = {}
         for f in (row.get("result") or {}).get("findings", []):
-            if f["check"] not in worst or SEVERITY_ORDER.index(f["severity"]) < SEVERITY_ORDER.index(worst[f["check"]]):
-                worst[f["check"]] = f["severity"]
+            worst[f["check"]] = max(worst.get(f["check"], f["severity"]), f["severity"], key=SEVERITY_ORDER.__getitem__)
         for check, sev in worst.items():
             out.setdefault(check, Counter())[sev] += 1
     return out
@@ -305,7 +301,8 @@ def print_summary(rows: list[dict[str, Any]], console: Any, rules: Any, limit: i
         as_reported = _severities_by_check(rows)
         for check, n in sorted(fired.items(), key=lambda kv: (-kv[1], kv[0]))[:15]:
             rule = rules.checks.get(check)
-            shown = ", ".join(f"{as_reported[check][sev]} {sev}" for sev in SEVERITY_ORDER if as_reported[check][sev])
+            shown = ", ".join(f"{n} {sev}" for sev, n in sorted(as_reported[check].items(),
+                                                                key=lambda kv: -SEVERITY_ORDER[kv[0]]))
             table.add_row(check, str(n), shown, rule.title if rule else "")
         console.print(table)
 

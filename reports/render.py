@@ -120,18 +120,23 @@ def repo_path(result: AuditResult, file: str) -> str:
         return file or result.target
     base = target_base(result.target.replace("\\", "/"))
     path = posixpath.normpath(posixpath.join(base, file)) if base else posixpath.normpath(file)
-    if posixpath.isabs(path) and "/records/" in path:
-        path = path[path.index("/records/") + 1:]  # a checkout elsewhere on disk: the repository path starts at records/
+    if posixpath.isabs(path):
+        path = _from_records(path) or path  # a checkout elsewhere on disk: the repository path starts at records/
     return path
+
+
+def _from_records(path: str) -> str | None:
+    """`.../records/track_x/2026-01-01_y` -> `records/track_x/2026-01-01_y`; None outside a records tree."""
+    if path.startswith("records/"):
+        return path
+    return path[path.index("/records/") + 1:] if "/records/" in path else None
 
 
 def target_key(result: AuditResult) -> str:
     """The target as the same string wherever it was audited from: its repository path from `records/` on
     when it lies in a records tree, else the path as given when relative, else its last component."""
     path = posixpath.normpath(result.target.replace("\\", "/")) if result.target else "."
-    if path.startswith("records/") or "/records/" in path:
-        return path[path.index("records/"):] if path.startswith("records/") else path[path.index("/records/") + 1:]
-    return posixpath.basename(path) if posixpath.isabs(path) else path
+    return _from_records(path) or (posixpath.basename(path) if posixpath.isabs(path) else path)
 
 
 def display_path(result: AuditResult, file: str) -> str:
