@@ -222,11 +222,11 @@ def _find_logs(run_dirs: list[Path]) -> list[Path]:
 def curves(text: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """(train loss by step, validation BPB by step) from a log, read with the verifier's grammar."""
     from auditor.verify import log_grammar as g
-    from auditor.verify.log_parse import output_only
+    from auditor.verify.log_parse import blank_source
 
     lines = [g.TIMESTAMP_PREFIX.sub("", ln, count=1) for ln in text.splitlines()]
     train, val = [], []
-    for line in output_only("\n".join(lines)).split("\n"):
+    for line in blank_source(lines):
         found = g.match_line(line)
         if found is None:
             continue

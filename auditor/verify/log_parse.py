@@ -105,12 +105,17 @@ def source_ranges(lines: list[str]) -> list[tuple[int, int]]:
     return ranges
 
 
+def blank_source(lines: list[str]) -> list[str]:
+    """The log's lines with its embedded script source blanked, line numbers kept: what the run printed."""
+    out = list(lines)
+    for a, b in source_ranges(out):
+        out[a:b] = [""] * (b - a)
+    return out
+
+
 def output_only(text: str) -> str:
-    """The log with its embedded script source blanked, line numbers kept: what the run printed."""
-    lines = text.split("\n")
-    for a, b in source_ranges(lines):
-        lines[a:b] = [""] * (b - a)
-    return "\n".join(lines)
+    """`blank_source` for a whole log text."""
+    return "\n".join(blank_source(text.split("\n")))
 
 
 class _Builder:
